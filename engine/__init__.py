@@ -1,0 +1,1 @@
+"""formicary's orchestration engine: definitions, DAGs, scheduling, the store."""

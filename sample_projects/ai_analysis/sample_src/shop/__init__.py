@@ -1,0 +1,1 @@
+"""A toy shop: carts, pricing rules and storage."""

@@ -1,0 +1,1 @@
+"""Scripts of the data-pipeline sample project (a package so `scripts.report` can be called)."""

@@ -1,0 +1,73 @@
+"""Shared fixtures: workspace writers, and the no-orphans guard every test runs under."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import textwrap
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "sample_projects"
+
+# Every process started during the run inherits this marker, even when it is re-parented
+# (a `sleep &` whose shell died), so the guard below finds it wherever it ended up.
+MARKER = "FORMICARY_TEST_RUN"
+os.environ[MARKER] = uuid.uuid4().hex
+
+
+def marked_processes() -> list[psutil.Process]:
+    """Live processes (other than this one) that inherited this test run's marker."""
+    found = []
+    me = os.getpid()
+    for process in psutil.process_iter(["pid"]):
+        if process.pid == me:
+            continue
+        try:
+            if process.environ().get(MARKER) == os.environ[MARKER] and process.status() != (
+                psutil.STATUS_ZOMBIE
+            ):
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_orphans() -> Iterator[None]:
+    """Fail the test if any process it started is still alive shortly after it ends."""
+    yield
+    deadline = time.monotonic() + 5.0
+    left = marked_processes()
+    while left and time.monotonic() < deadline:
+        psutil.wait_procs(left, timeout=0.2)
+        left = marked_processes()
+    if left:
+        described = [f"{p.pid} {' '.join(p.cmdline())}" for p in left]
+        for process in left:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        pytest.fail(f"processes left behind: {described}")
+
+
+WriteProject = Callable[..., Path]
+
+
+@pytest.fixture
+def write_project(tmp_path: Path) -> WriteProject:
+    """Write ``formicary.toml`` (dedented) into ``tmp_path/folder`` and return the file."""
+
+    def write(text: str, folder: str = "proj") -> Path:
+        target = tmp_path / folder
+        target.mkdir(parents=True, exist_ok=True)
+        file = target / "formicary.toml"
+        file.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+        return file
+
+    return write

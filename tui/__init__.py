@@ -1,0 +1,1 @@
+"""formicary's terminal front end: the Textual dashboard and the command line."""

@@ -1,0 +1,64 @@
+"""The ``formicary`` command line: one module per command, one place that maps errors to exit
+codes (0 success, 1 a run failed, 2 bad input) and prints them as one line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from engine.errors import DefinitionError, FormicaryError
+from tui.cli import new, validate
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+COMMANDS = (validate, new)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="formicary",
+        description="Run and watch workflows of shell commands and Python callables.",
+    )
+    parser.add_argument(
+        "-w",
+        "--workspace",
+        metavar="DIR",
+        help="the workspace folder (default: the current folder)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the engine does")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        command.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        code: int = args.handler(args)
+    except DefinitionError as error:
+        for issue in error.issues:
+            print(issue, file=sys.stderr)
+        return EXIT_USAGE
+    except FormicaryError as error:
+        print(f"formicary: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+def entry_point() -> None:
+    """Console-script entry: exit with :func:`main`'s code."""
+    sys.exit(main())
