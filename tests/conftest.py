@@ -23,20 +23,30 @@ os.environ[MARKER] = uuid.uuid4().hex
 
 
 def marked_processes() -> list[psutil.Process]:
-    """Live processes (other than this one) that inherited this test run's marker."""
-    found = []
+    """Live processes (other than this one) that inherited this test run's marker, and this
+    process's own descendants (a child between fork and exec does not show the marker yet)."""
+    found = [child for child in psutil.Process().children(recursive=True) if _alive(child)]
     me = os.getpid()
     for process in psutil.process_iter(["pid"]):
         if process.pid == me:
             continue
         try:
-            if process.environ().get(MARKER) == os.environ[MARKER] and process.status() != (
-                psutil.STATUS_ZOMBIE
+            if (
+                process.environ().get(MARKER) == os.environ[MARKER]
+                and _alive(process)
+                and process not in found
             ):
                 found.append(process)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
     return found
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 @pytest.fixture(autouse=True)
@@ -71,3 +81,20 @@ def write_project(tmp_path: Path) -> WriteProject:
         return file
 
     return write
+
+
+def make_project(root: Path, tasks: dict[str, dict[str, object]], **workflow: object) -> object:
+    """A ProjectSpec (rooted at ``root``) with one workflow ``main`` built from ``tasks``.
+
+    Each value is a dict of TaskSpec fields; ``depends_on`` may be a list.
+    """
+    from engine.specs import ProjectSpec, TaskSpec, WorkflowSpec, default_pools
+
+    specs = {}
+    for name, fields in tasks.items():
+        values = dict(fields)
+        values["depends_on"] = tuple(values.get("depends_on", ()))  # type: ignore[arg-type]
+        specs[name] = TaskSpec(name=name, **values)  # type: ignore[arg-type]
+    pools = {**default_pools(), **workflow.pop("pools", {})}  # type: ignore[dict-item]
+    flow = WorkflowSpec(name="main", tasks=specs, **workflow)  # type: ignore[arg-type]
+    return ProjectSpec(name="test", workflows={"main": flow}, resources=pools, root=root)

@@ -1,0 +1,177 @@
+"""Events and the in-process event bus.
+
+Every state change in a session is an :class:`Event`. The bus hands each event to every
+subscriber's bounded queue; a subscriber that falls behind loses its oldest events (counted
+in ``dropped``) instead of slowing the engine, and can rebuild its view from a snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class EventKind(StrEnum):
+    """What an event reports."""
+
+    SESSION_STARTED = "session_started"
+    SESSION_PAUSED = "session_paused"
+    SESSION_RESUMED = "session_resumed"
+    SESSION_FINISHED = "session_finished"
+    TASK_STATE = "task_state"
+    ATTEMPT_STARTED = "attempt_started"
+    ATTEMPT_FINISHED = "attempt_finished"
+    OUTPUT = "output"
+    RESOURCE_SAMPLE = "resource_sample"
+    COMMAND = "command"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One thing that happened in a session.
+
+    Attributes:
+        seq: Gap-free sequence number within the session, starting at 1 (0 for output).
+        at: Wall-clock time (``time.time()``).
+        session: Session id.
+        kind: What happened.
+        task: The task concerned, if any.
+        attempt: The attempt number concerned, if any.
+        data: Details; for ``task_state``: ``state`` and ``previous`` (and ``reason``).
+    """
+
+    seq: int
+    at: float
+    session: str
+    kind: EventKind
+    task: str | None = None
+    attempt: int | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Subscription:
+    """A bounded queue of events for one consumer.
+
+    Iterate it with ``async for`` to get events one by one, or call :meth:`drain` after
+    :meth:`wait` to take everything that is queued at once (what a UI frame wants).
+    """
+
+    def __init__(self, bus: EventBus, maxsize: int, kinds: frozenset[EventKind] | None) -> None:
+        self._bus = bus
+        self._queue: deque[Event] = deque()
+        self._maxsize = maxsize
+        self._kinds = kinds
+        self._ready = asyncio.Event()
+        self.dropped = 0
+        self.closed = False
+
+    def _offer(self, event: Event) -> None:
+        if self._kinds is not None and event.kind not in self._kinds:
+            return
+        if len(self._queue) >= self._maxsize:
+            self._queue.popleft()
+            self.dropped += 1
+        self._queue.append(event)
+        self._ready.set()
+
+    def drain(self) -> list[Event]:
+        """Every queued event, oldest first; the queue is empty afterwards."""
+        events = list(self._queue)
+        self._queue.clear()
+        self._ready.clear()
+        return events
+
+    async def wait(self) -> None:
+        """Return once at least one event is queued or the subscription is closed."""
+        if not self._queue and not self.closed:
+            await self._ready.wait()
+
+    def close(self) -> None:
+        """Stop receiving events; a waiting consumer wakes up and its iteration ends."""
+        if not self.closed:
+            self.closed = True
+            self._bus._unsubscribe(self)
+            self._ready.set()
+
+    async def __aiter__(self) -> AsyncIterator[Event]:
+        while True:
+            await self.wait()
+            if not self._queue:
+                return
+            event = self._queue.popleft()
+            if not self._queue and not self.closed:
+                self._ready.clear()
+            yield event
+
+
+class EventBus:
+    """Numbers events per session and fans them out to subscribers and listeners.
+
+    Listeners are plain callables run synchronously for every event (the store's writer is
+    one); they must be cheap. Subscriptions are queues for consumers that run on their own.
+    """
+
+    def __init__(self) -> None:
+        self._subscriptions: list[Subscription] = []
+        self._listeners: list[Callable[[Event], None]] = []
+        self._seq: dict[str, int] = {}
+
+    def subscribe(
+        self, *, maxsize: int = 10_000, kinds: frozenset[EventKind] | None = None
+    ) -> Subscription:
+        """A new subscription receiving every later event (of ``kinds``, if given)."""
+        subscription = Subscription(self, maxsize, kinds)
+        self._subscriptions.append(subscription)
+        return subscription
+
+    def add_listener(self, listener: Callable[[Event], None]) -> None:
+        """Call ``listener(event)`` for every later event."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[Event], None]) -> None:
+        """Stop calling ``listener``."""
+        self._listeners.remove(listener)
+
+    def _unsubscribe(self, subscription: Subscription) -> None:
+        self._subscriptions.remove(subscription)
+
+    def start_at(self, session: str, last_seq: int) -> None:
+        """Continue ``session``'s numbering after ``last_seq`` (when a session is resumed)."""
+        self._seq[session] = last_seq
+
+    def last_seq(self, session: str) -> int:
+        """The sequence number of the session's latest event (0 when none yet)."""
+        return self._seq.get(session, 0)
+
+    def publish(
+        self,
+        session: str,
+        kind: EventKind,
+        task: str | None = None,
+        attempt: int | None = None,
+        data: Mapping[str, Any] = _EMPTY,
+    ) -> Event:
+        """Create the session's next event and deliver it.
+
+        Output lines are not numbered (``seq`` 0): they live in the log files, and the
+        numbered log of state changes stays gap-free without them.
+        """
+        if kind is EventKind.OUTPUT:
+            seq = 0
+        else:
+            seq = self._seq.get(session, 0) + 1
+            self._seq[session] = seq
+        event = Event(seq, time.time(), session, kind, task, attempt, data)
+        for listener in self._listeners:
+            listener(event)
+        for subscription in self._subscriptions:
+            subscription._offer(event)
+        return event

@@ -1,0 +1,86 @@
+"""Start sessions: pick executors, give the session an id and a log folder, and hand back
+the control handle."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from engine.control import SessionHandle
+from engine.events import EventBus
+from engine.executors import Executor
+from engine.executors.local import LocalExecutor
+from engine.executors.python import PythonExecutor
+from engine.params import resolve
+from engine.scheduler import Scheduler
+from engine.specs import ProjectSpec, WorkflowSpec
+
+STATE_DIR = ".formicary"
+
+
+def new_session_id() -> str:
+    """A sortable, unique, readable id: ``20261124-031502-a1b2``."""
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+def logs_root(workspace: Path) -> Path:
+    """``<workspace>/.formicary/logs``."""
+    return workspace / STATE_DIR / "logs"
+
+
+def local_executors(grace: float | None = None) -> dict[str, Executor]:
+    """The executors of a local session: shell commands and in-process callables."""
+    shell = LocalExecutor() if grace is None else LocalExecutor(grace)
+    return {"shell": shell, "python": PythonExecutor()}
+
+
+def start_session(
+    project: ProjectSpec,
+    workflow: WorkflowSpec,
+    params: Mapping[str, Any] | None = None,
+    *,
+    workspace: Path,
+    bus: EventBus | None = None,
+    executors: Mapping[str, Executor] | None = None,
+    max_parallel: int | None = None,
+    monitor_interval: float | None = 1.0,
+    session_id: str | None = None,
+    seed: int | None = None,
+) -> SessionHandle:
+    """Start running ``workflow`` now, on the running event loop.
+
+    Args:
+        project: The project the workflow belongs to.
+        workflow: What to run.
+        params: Overrides of the workflow's parameters (text is converted to the declared
+            type; unknown names are a :class:`~engine.errors.UsageError`).
+        workspace: The workspace folder; logs go to ``.formicary/logs/<session>/``.
+        bus: The event bus to publish on (a new one when omitted).
+        executors: Overrides the local executors (``{"shell": ..., "python": ...}``).
+        max_parallel: Overrides the workflow's limit.
+        monitor_interval: Seconds between resource samples; None turns sampling off.
+        session_id: Use this id instead of a new one.
+        seed: Seeds retry jitter (tests).
+    """
+    values = resolve(workflow.params, params or {})
+    session = session_id or new_session_id()
+    owned = executors is None
+    scheduler = Scheduler(
+        session,
+        project,
+        workflow,
+        values,
+        bus=bus or EventBus(),
+        executors=executors or local_executors(),
+        log_dir=logs_root(Path(os.path.abspath(workspace))) / session,
+        max_parallel=max_parallel,
+        monitor_interval=monitor_interval,
+        seed=seed,
+    )
+    handle = SessionHandle(scheduler, close_executors=owned)
+    scheduler.start()
+    return handle

@@ -1,0 +1,833 @@
+"""The scheduler: runs one session of one workflow as a DAG on asyncio.
+
+Ready tasks are dispatched by priority, then first-come, when their resources fit in their
+pools and the workflow's ``max_parallel`` allows. Everything is event-driven: a change (an
+attempt ending, a retry delay passing, a control call) schedules one dispatch pass; nothing
+polls. All mutable state of a session lives here, and every change is published as an event.
+
+Control calls (:meth:`Scheduler.cancel`, :meth:`Scheduler.retry`, ...) run on the event
+loop's thread, apply at once, and raise :class:`~engine.errors.TransitionError` when the
+task's state does not allow them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import os
+import random
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from engine.errors import TransitionError, UnknownTaskError
+from engine.events import EventBus, EventKind
+from engine.executors import Executor, ExitStatus, Job
+from engine.model import AttemptOutcome, SessionStatus, TaskResult, TaskStatus
+from engine.params import render, render_args
+from engine.processes import signal_group
+from engine.resources import ResourcePools, TreeSample, UsageMonitor
+from engine.specs import ProjectSpec, TaskSpec, WorkflowSpec
+
+log = logging.getLogger(__name__)
+
+S = TaskStatus
+_SATISFIED = frozenset({S.COMPLETED, S.SKIPPED})
+_FINAL = frozenset({S.COMPLETED, S.FAILED, S.CANCELLED, S.BLOCKED, S.SKIPPED})
+_BROKEN = frozenset({S.FAILED, S.CANCELLED, S.BLOCKED})
+_WAITING = frozenset({S.PENDING, S.READY, S.PAUSED, S.RETRYING})
+JITTER = 0.1
+_STOP_REASONS = {
+    "cancel": "cancelled by the user",
+    "skip": "skipped by the user",
+    "session": "session cancelled",
+}
+
+
+def default_max_parallel() -> int:
+    """Parallelism when a workflow sets none: twice the cores, at least 4."""
+    return max(4, 2 * (os.cpu_count() or 1))
+
+
+def retry_delay(spec: TaskSpec, failures: int, rng: random.Random) -> float:
+    """Seconds to wait before the retry after the ``failures``-th failed attempt.
+
+    ``retry_delay * retry_backoff ** (failures - 1)``, with ±10% jitter, capped at
+    ``retry_max_delay``.
+    """
+    base = spec.retry_delay * spec.retry_backoff ** (failures - 1)
+    return min(spec.retry_max_delay, base * (1 + rng.uniform(-JITTER, JITTER)))
+
+
+@dataclass(slots=True)
+class _Attempt:
+    number: int
+    job: Job
+    interruptible: bool
+    started_at: float
+    task: asyncio.Task[ExitStatus] | None = None
+    pid: int | None = None
+    stop_reason: str | None = None
+    timer: asyncio.TimerHandle | None = None
+    deadline: float | None = None
+    remaining: float | None = None
+    stopped: bool = False
+    announced: bool = False
+
+
+@dataclass(slots=True)
+class _TaskRun:
+    spec: TaskSpec
+    index: int
+    state: TaskStatus = S.PENDING
+    attempts: int = 0
+    budget_from: int = 0
+    unmet: int = 0
+    held: bool = False
+    order: int = 0
+    running: _Attempt | None = None
+    retry_timer: asyncio.TimerHandle | None = None
+    history: list[TaskResult] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskView:
+    """A task as seen from outside at one moment."""
+
+    name: str
+    state: TaskStatus
+    attempts: int
+    held: bool
+    priority: str
+    depends_on: tuple[str, ...]
+    resources: Mapping[str, int]
+    last: TaskResult | None
+    started_at: float | None
+
+
+class Scheduler:
+    """Runs one workflow of one project as a session.
+
+    Args:
+        session_id: The session's id.
+        project: The project spec (its folder is every task's cwd).
+        workflow: The workflow to run.
+        params: Parameter values, already resolved against the workflow's declarations.
+        bus: Where events go.
+        executors: ``{"shell": ..., "python": ...}``.
+        log_dir: Folder for this session's attempt logs.
+        max_parallel: Overrides the workflow's limit.
+        monitor_interval: Seconds between resource samples (None: no sampling).
+        seed: Seeds the retry jitter (tests).
+    """
+
+    def __init__(
+        self,
+        session_id: str,
+        project: ProjectSpec,
+        workflow: WorkflowSpec,
+        params: Mapping[str, Any],
+        *,
+        bus: EventBus,
+        executors: Mapping[str, Executor],
+        log_dir: Path,
+        max_parallel: int | None = None,
+        monitor_interval: float | None = 1.0,
+        seed: int | None = None,
+    ) -> None:
+        self.session_id = session_id
+        self.project = project
+        self.workflow = workflow
+        self.params = dict(params)
+        self.bus = bus
+        self.log_dir = log_dir
+        self.max_parallel = max_parallel or workflow.max_parallel or default_max_parallel()
+        self.status = SessionStatus.CREATED
+        self.started_at: float | None = None
+        self.ended_at: float | None = None
+        self.pools = ResourcePools(project.resources)
+        self._executors = executors
+        self._rng = random.Random(seed)
+        self._dag = workflow.dag
+        self._runs = {
+            name: _TaskRun(spec, index) for index, (name, spec) in enumerate(workflow.tasks.items())
+        }
+        self._counts: Counter[TaskStatus] = Counter({S.PENDING: len(self._runs)})
+        self._ready: dict[tuple[tuple[str, int], ...], list[tuple[int, int, str]]] = {}
+        self._active: dict[str, _Attempt] = {}
+        self._order = 0
+        self._paused = False
+        self._stop_processes = False
+        self._cancelling = False
+        self._dispatch_scheduled = False
+        self._finished = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._env_base = {
+            "FORMICARY_SESSION": session_id,
+            "FORMICARY_WORKFLOW": workflow.name,
+            "FORMICARY_PROJECT": project.name,
+            "FORMICARY_PROJECT_DIR": str(project.root),
+        }
+        self._monitor = (
+            UsageMonitor(self._running_pids, self._bookings, self._on_sample, monitor_interval)
+            if monitor_interval
+            else None
+        )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @property
+    def finished(self) -> bool:
+        """True once every task is final and nothing runs."""
+        return self._finished.is_set()
+
+    @property
+    def paused(self) -> bool:
+        """True while the session dispatches nothing new."""
+        return self._paused
+
+    def counts(self) -> dict[TaskStatus, int]:
+        """How many tasks are in each state."""
+        return {state: count for state, count in self._counts.items() if count}
+
+    def state(self, task: str) -> TaskStatus:
+        """The state of ``task``."""
+        return self._run(task).state
+
+    def history(self, task: str) -> list[TaskResult]:
+        """Every finished attempt of ``task``, oldest first."""
+        return list(self._run(task).history)
+
+    def view(self, task: str) -> TaskView:
+        """A snapshot of one task."""
+        run = self._run(task)
+        spec = run.spec
+        return TaskView(
+            name=spec.name,
+            state=run.state,
+            attempts=run.attempts,
+            held=run.held,
+            priority=spec.priority.value,
+            depends_on=spec.depends_on,
+            resources=spec.resources,
+            last=run.history[-1] if run.history else None,
+            started_at=run.running.started_at if run.running else None,
+        )
+
+    def snapshot(self) -> list[TaskView]:
+        """Every task, in definition order."""
+        return [self.view(name) for name in self._runs]
+
+    def log_path(self, task: str, attempt: int) -> Path:
+        """Where attempt ``attempt`` of ``task`` writes its output."""
+        return self.log_dir / f"{task}.{attempt}.log"
+
+    def waiting_on(self, task: str) -> str:
+        """Why ``task`` is not running, in words (empty when it is running or final)."""
+        run = self._run(task)
+        if run.state in _FINAL or run.state is S.RUNNING:
+            return ""
+        if run.held:
+            return "held by the user"
+        if run.state is S.RETRYING:
+            return "waiting out its retry delay"
+        if run.unmet:
+            pending = [d for d in run.spec.depends_on if self._runs[d].state not in _SATISFIED]
+            return "waiting for " + ", ".join(pending)
+        if self._paused:
+            return "the session is paused"
+        if not self.pools.fits(run.spec.resources):
+            short = [
+                pool
+                for pool, amount in run.spec.resources.items()
+                if self.pools.booked[pool] + amount > self.pools.capacity[pool]
+            ]
+            return "waiting for pool " + ", ".join(short)
+        if len(self._active) >= self.max_parallel:
+            return f"max_parallel ({self.max_parallel}) reached"
+        return "about to start"
+
+    async def wait(self) -> SessionStatus:
+        """Wait until the session has finished; return its status."""
+        await self._finished.wait()
+        return self.status
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Begin the session: tasks without dependencies become ready."""
+        if self.status is not SessionStatus.CREATED:
+            raise TransitionError(f"session {self.session_id}", self.status.value, "start")
+        self._loop = asyncio.get_running_loop()
+        self.started_at = time.time()
+        self.status = SessionStatus.RUNNING
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.bus.publish(
+            self.session_id,
+            EventKind.SESSION_STARTED,
+            data={
+                "project": self.project.name,
+                "workflow": self.workflow.name,
+                "params": dict(self.params),
+                "tasks": list(self._runs),
+                "max_parallel": self.max_parallel,
+            },
+        )
+        for run in self._runs.values():
+            run.unmet = len(run.spec.depends_on)
+            if run.unmet == 0:
+                self._make_ready(run)
+        self._schedule_dispatch()
+        self._check_finished()
+
+    async def close(self) -> None:
+        """Cancel whatever still runs, wait for it to stop, and stop sampling."""
+        if not self._finished.is_set() and self.status is not SessionStatus.CREATED:
+            self.cancel_session()
+            await self._finished.wait()
+        if self._monitor is not None:
+            await self._monitor.close()
+
+    # -- control ---------------------------------------------------------------------------
+
+    def pause(self, stop_processes: bool = False) -> None:
+        """Dispatch nothing new; with ``stop_processes``, SIGSTOP running process groups too.
+
+        Timeouts of stopped attempts are suspended while they are stopped.
+        """
+        if self._finished.is_set() or self._paused:
+            raise TransitionError(f"session {self.session_id}", self.status.value, "pause")
+        self._paused = True
+        self._stop_processes = stop_processes
+        self.status = SessionStatus.PAUSED
+        if stop_processes:
+            for attempt in self._active.values():
+                self._stop_attempt(attempt)
+        self.bus.publish(
+            self.session_id, EventKind.SESSION_PAUSED, data={"stop_processes": stop_processes}
+        )
+
+    def resume(self) -> None:
+        """Undo :meth:`pause`: continue stopped processes and dispatch again."""
+        if not self._paused:
+            raise TransitionError(f"session {self.session_id}", self.status.value, "resume")
+        self._paused = False
+        self.status = SessionStatus.RUNNING
+        for name, attempt in self._active.items():
+            if not self._runs[name].held:
+                self._continue_attempt(attempt)
+        self.bus.publish(self.session_id, EventKind.SESSION_RESUMED)
+        self._schedule_dispatch()
+
+    def hold(self, task: str) -> None:
+        """Keep ``task`` from being dispatched (state ``paused``); a running shell attempt is
+        stopped with SIGSTOP and its timeout suspended."""
+        run = self._run(task)
+        if run.held or run.state in _FINAL:
+            raise TransitionError(f"task {task}", run.state.value, "hold")
+        if run.state is S.RUNNING:
+            attempt = run.running
+            assert attempt is not None
+            if attempt.pid is None:
+                raise TransitionError(f"task {task}", "running Python code", "hold")
+            run.held = True
+            self._stop_attempt(attempt)
+            self._set_state(run, S.PAUSED, "held by the user")
+            return
+        run.held = True
+        if run.retry_timer is not None:
+            run.retry_timer.cancel()
+            run.retry_timer = None
+        self._set_state(run, S.PAUSED, "held by the user")
+
+    def release(self, task: str) -> None:
+        """Undo :meth:`hold`."""
+        run = self._run(task)
+        if not run.held:
+            raise TransitionError(f"task {task}", run.state.value, "release")
+        run.held = False
+        if run.running is not None:
+            if not (self._paused and self._stop_processes):
+                self._continue_attempt(run.running)
+            self._set_state(run, S.RUNNING, "released by the user")
+        elif run.state is S.PAUSED:
+            if run.unmet == 0:
+                self._make_ready(run)
+            else:
+                self._set_state(run, S.PENDING, "released by the user")
+        self._schedule_dispatch()
+
+    def cancel(self, task: str) -> None:
+        """Cancel ``task`` (ending its processes); its downstream becomes ``blocked``."""
+        run = self._run(task)
+        if run.state in (S.COMPLETED, S.FAILED, S.CANCELLED, S.SKIPPED):
+            raise TransitionError(f"task {task}", run.state.value, "cancel")
+        if run.running is not None:
+            self._interrupt(run.running, "cancel")
+            return
+        self._drop_timer(run)
+        self._set_state(run, S.CANCELLED, "cancelled by the user")
+        self._block_downstream(run)
+        self._check_finished()
+
+    def cancel_session(self) -> None:
+        """Cancel every task that has not finished and end running attempts."""
+        if self._finished.is_set():
+            return
+        self._cancelling = True
+        for run in self._runs.values():
+            if run.running is not None:
+                self._interrupt(run.running, "session")
+            elif run.state in _WAITING:
+                self._drop_timer(run)
+                self._set_state(run, S.CANCELLED, "session cancelled")
+        if self._paused:
+            self._paused = False
+        self._check_finished()
+
+    def retry(self, task: str) -> None:
+        """Run a failed, cancelled or blocked task again, with a fresh retry budget.
+
+        Failed or cancelled tasks upstream of it are retried too (it cannot run without
+        them), and its blocked downstream returns to ``pending``.
+        """
+        run = self._run(task)
+        if run.state not in _BROKEN:
+            raise TransitionError(f"task {task}", run.state.value, "retry")
+        upstream = [self._runs[name] for name in self._dag.upstream(task)]
+        self._retry_runs([run, *(r for r in upstream if r.state in _BROKEN)])
+
+    def retry_failed(self) -> list[str]:
+        """Retry every failed task; returns their names."""
+        failed = [run for run in self._runs.values() if run.state is S.FAILED]
+        if failed:
+            self._retry_runs(failed)
+        return [run.spec.name for run in failed]
+
+    def skip(self, task: str) -> None:
+        """Mark ``task`` skipped (ending it if it runs); tasks after it may then run."""
+        run = self._run(task)
+        if run.state in (S.COMPLETED, S.SKIPPED):
+            raise TransitionError(f"task {task}", run.state.value, "skip")
+        if run.running is not None:
+            self._interrupt(run.running, "skip")
+            return
+        self._drop_timer(run)
+        self._mark_skipped(run)
+
+    # -- internals: state ------------------------------------------------------------------
+
+    def _run(self, task: str) -> _TaskRun:
+        try:
+            return self._runs[task]
+        except KeyError:
+            raise UnknownTaskError(task, self._runs) from None
+
+    def _set_state(
+        self, run: _TaskRun, state: TaskStatus, reason: str = "", attempt: int | None = None
+    ) -> None:
+        previous = run.state
+        if previous is state:
+            return
+        run.state = state
+        counts = self._counts
+        counts[previous] -= 1
+        counts[state] += 1
+        data: dict[str, Any] = {"state": state, "previous": previous}
+        if reason:
+            data["reason"] = reason
+        self.bus.publish(
+            self.session_id,
+            EventKind.TASK_STATE,
+            run.spec.name,
+            attempt if attempt is not None else (run.attempts or None),
+            data,
+        )
+
+    def _make_ready(self, run: _TaskRun) -> None:
+        if run.held:
+            self._set_state(run, S.PAUSED, "held by the user")
+            return
+        self._order += 1
+        run.order = self._order
+        signature = tuple(sorted(run.spec.resources.items()))
+        heapq.heappush(
+            self._ready.setdefault(signature, []),
+            (run.spec.priority.rank, run.order, run.spec.name),
+        )
+        self._set_state(run, S.READY)
+        self._schedule_dispatch()
+
+    def _drop_timer(self, run: _TaskRun) -> None:
+        if run.retry_timer is not None:
+            run.retry_timer.cancel()
+            run.retry_timer = None
+
+    def _satisfy_dependents(self, run: _TaskRun) -> None:
+        for name in self._dag.dependents(run.spec.name):
+            dependent = self._runs[name]
+            dependent.unmet -= 1
+            if dependent.unmet == 0 and dependent.state in (S.PENDING, S.PAUSED):
+                if dependent.held:
+                    continue
+                self._make_ready(dependent)
+
+    def _block_downstream(self, run: _TaskRun) -> None:
+        reason = f"upstream task {run.spec.name} {run.state.value}"
+        for name in self._dag.sorted(self._dag.downstream(run.spec.name)):
+            dependent = self._runs[name]
+            if dependent.state in (S.PENDING, S.READY, S.PAUSED):
+                self._set_state(dependent, S.BLOCKED, reason)
+
+    def _reevaluate_downstream(self, names: Iterable[str]) -> None:
+        """Unblock blocked tasks below ``names`` whose dependencies are no longer broken."""
+        for name in self._dag.sorted(self._dag.downstream(names)):
+            run = self._runs[name]
+            if run.state is not S.BLOCKED:
+                continue
+            if any(self._runs[dep].state in _BROKEN for dep in run.spec.depends_on):
+                continue
+            if run.unmet == 0:
+                self._make_ready(run)
+            else:
+                self._set_state(run, S.PAUSED if run.held else S.PENDING, "upstream retried")
+
+    def _retry_runs(self, runs: list[_TaskRun]) -> None:
+        self._reopen()
+        names = {run.spec.name for run in runs}
+        for name in self._dag.sorted(names):
+            run = self._runs[name]
+            run.budget_from = run.attempts
+            if run.unmet == 0:
+                self._make_ready(run)
+            else:
+                self._set_state(run, S.PAUSED if run.held else S.PENDING, "retried by the user")
+        self._reevaluate_downstream(names)
+        self._schedule_dispatch()
+
+    def _mark_skipped(self, run: _TaskRun) -> None:
+        self._reopen()
+        self._set_state(run, S.SKIPPED, "skipped by the user")
+        self._satisfy_dependents(run)
+        self._reevaluate_downstream([run.spec.name])
+        self._schedule_dispatch()
+        self._check_finished()
+
+    def _reopen(self) -> None:
+        """A manual action on a finished session starts it running again."""
+        self._cancelling = False
+        if self._finished.is_set():
+            self._finished.clear()
+            self.status = SessionStatus.RUNNING
+            self.ended_at = None
+            self.bus.publish(self.session_id, EventKind.SESSION_RESUMED, data={"reopened": True})
+
+    def _check_finished(self) -> None:
+        if self._finished.is_set() or self._active or self.status is SessionStatus.CREATED:
+            return
+        final = sum(self._counts[state] for state in _FINAL)
+        if final < len(self._runs):
+            return
+        if self._cancelling:
+            status = SessionStatus.CANCELLED
+        elif self._counts[S.COMPLETED] + self._counts[S.SKIPPED] == len(self._runs):
+            status = SessionStatus.COMPLETED
+        else:
+            status = SessionStatus.FAILED
+        self._cancelling = False
+        self._paused = False
+        self.status = status
+        self.ended_at = time.time()
+        self.bus.publish(
+            self.session_id,
+            EventKind.SESSION_FINISHED,
+            data={"status": status.value, "counts": {k.value: v for k, v in self.counts().items()}},
+        )
+        self._finished.set()
+
+    # -- internals: dispatch ---------------------------------------------------------------
+
+    def _schedule_dispatch(self) -> None:
+        if not self._dispatch_scheduled and self._loop is not None:
+            self._dispatch_scheduled = True
+            self._loop.call_soon(self._dispatch)
+
+    def _dispatch(self) -> None:
+        self._dispatch_scheduled = False
+        if self._paused or self._cancelling:
+            return
+        runs = self._runs
+        while len(self._active) < self.max_parallel:
+            best: tuple[int, int, str] | None = None
+            best_heap: list[tuple[int, int, str]] | None = None
+            for signature, heap in self._ready.items():
+                while heap:
+                    _, order, name = heap[0]
+                    run = runs[name]
+                    if run.state is S.READY and run.order == order:
+                        break
+                    heapq.heappop(heap)
+                if not heap or (best is not None and heap[0] >= best):
+                    continue
+                if signature and not self.pools.fits(dict(signature)):
+                    continue
+                best, best_heap = heap[0], heap
+            if best is None or best_heap is None:
+                return
+            heapq.heappop(best_heap)
+            self._start_attempt(runs[best[2]])
+
+    def _start_attempt(self, run: _TaskRun) -> None:
+        spec = run.spec
+        self.pools.acquire(spec.resources)
+        run.attempts += 1
+        number = run.attempts
+        if spec.run is not None:
+            kind, target, args = "shell", render(spec.run, self.params), {}
+        else:
+            kind, target = "python", spec.call or ""
+            args = render_args(spec.args, self.params) if spec.args else {}
+        env = {
+            **spec.env,
+            **self._env_base,
+            "FORMICARY_TASK": spec.name,
+            "FORMICARY_ATTEMPT": str(number),
+        }
+        job = Job(
+            session=self.session_id,
+            task=spec.name,
+            attempt=number,
+            kind=kind,
+            target=target,
+            cwd=self.project.root,
+            log_path=self.log_path(spec.name, number),
+            args=args,
+            env=env,
+        )
+        executor = self._executors[kind]
+        attempt = _Attempt(number, job, kind == "shell", time.time())
+        run.running = attempt
+        self._active[spec.name] = attempt
+        self._set_state(run, S.RUNNING, attempt=number)
+        assert self._loop is not None
+        if spec.timeout:
+            attempt.deadline = self._loop.time() + spec.timeout
+            attempt.timer = self._loop.call_later(spec.timeout, self._on_timeout, run, attempt)
+        attempt.task = self._loop.create_task(
+            executor.run(
+                job,
+                partial(self._on_started, run, attempt),
+                partial(self._deliver_output, spec.name, number),
+            )
+        )
+        attempt.task.add_done_callback(lambda task: self._on_attempt_done(run, attempt, task))
+
+    def _deliver_output(self, task: str, number: int, lines: list[str]) -> None:
+        self.bus.publish(self.session_id, EventKind.OUTPUT, task, number, {"lines": lines})
+
+    def _announce(self, run: _TaskRun, attempt: _Attempt) -> None:
+        """Publish ``attempt_started`` once the work really runs (with its pid, if any)."""
+        if attempt.announced:
+            return
+        attempt.announced = True
+        job = attempt.job
+        self.bus.publish(
+            self.session_id,
+            EventKind.ATTEMPT_STARTED,
+            run.spec.name,
+            attempt.number,
+            {
+                "log": str(job.log_path),
+                "executor": self._executors[job.kind].name,
+                "target": job.target,
+                "pid": attempt.pid,
+                "started_at": attempt.started_at,
+            },
+        )
+
+    def _on_started(self, run: _TaskRun, attempt: _Attempt, pid: int | None) -> None:
+        attempt.pid = pid
+        self._announce(run, attempt)
+        if pid is not None:
+            if self._monitor is not None:
+                self._monitor.poke()
+            if run.held or (self._paused and self._stop_processes):
+                self._stop_attempt(attempt)
+        if attempt.stop_reason is None:
+            attempt.interruptible = pid is not None or self._executors[
+                attempt.job.kind
+            ].interruptible(attempt.job)
+
+    def _on_timeout(self, run: _TaskRun, attempt: _Attempt) -> None:
+        attempt.timer = None
+        if run.running is attempt and attempt.stop_reason is None:
+            self._interrupt(attempt, "timeout")
+
+    def _interrupt(self, attempt: _Attempt, reason: str) -> None:
+        if attempt.stop_reason is not None:
+            return
+        attempt.stop_reason = reason
+        if attempt.timer is not None:
+            attempt.timer.cancel()
+            attempt.timer = None
+        if attempt.task is not None:
+            attempt.task.cancel()
+
+    def _stop_attempt(self, attempt: _Attempt) -> None:
+        if attempt.pid is None or attempt.stopped:
+            return
+        if signal_group(attempt.pid, signal.SIGSTOP):
+            attempt.stopped = True
+            if attempt.timer is not None and attempt.deadline is not None:
+                assert self._loop is not None
+                attempt.remaining = max(0.0, attempt.deadline - self._loop.time())
+                attempt.timer.cancel()
+                attempt.timer = None
+
+    def _continue_attempt(self, attempt: _Attempt) -> None:
+        if not attempt.stopped or attempt.pid is None:
+            return
+        signal_group(attempt.pid, signal.SIGCONT)
+        attempt.stopped = False
+        if attempt.remaining is not None:
+            assert self._loop is not None
+            run = self._runs[attempt.job.task]
+            attempt.deadline = self._loop.time() + attempt.remaining
+            attempt.timer = self._loop.call_later(attempt.remaining, self._on_timeout, run, attempt)
+            attempt.remaining = None
+
+    def _on_attempt_done(
+        self, run: _TaskRun, attempt: _Attempt, task: asyncio.Task[ExitStatus]
+    ) -> None:
+        if attempt.timer is not None:
+            attempt.timer.cancel()
+            attempt.timer = None
+        self._announce(run, attempt)
+        status: ExitStatus | None = None
+        if task.cancelled():
+            outcome = (
+                AttemptOutcome.TIMED_OUT
+                if attempt.stop_reason == "timeout"
+                else AttemptOutcome.CANCELLED
+            )
+            if attempt.stop_reason == "timeout":
+                reason = f"timed out after {run.spec.timeout or 0:g}s"
+            else:
+                reason = _STOP_REASONS.get(attempt.stop_reason or "", "cancelled")
+            if not attempt.interruptible:
+                reason += " (the Python callable cannot be interrupted and may still be running)"
+        elif task.exception() is not None:
+            error = task.exception()
+            outcome = AttemptOutcome.FAILED
+            reason = f"could not run: {type(error).__name__}: {error}"
+            log.warning("attempt %s.%s failed to run: %s", run.spec.name, attempt.number, error)
+        else:
+            status = task.result()
+            outcome = AttemptOutcome.SUCCEEDED if status.ok else AttemptOutcome.FAILED
+            reason = status.error
+        self._finish_attempt(run, attempt, outcome, reason, status)
+
+    def _finish_attempt(
+        self,
+        run: _TaskRun,
+        attempt: _Attempt,
+        outcome: AttemptOutcome,
+        reason: str,
+        status: ExitStatus | None,
+    ) -> None:
+        spec = run.spec
+        self.pools.release(spec.resources)
+        del self._active[spec.name]
+        run.running = None
+        ended = time.time()
+        succeeded = outcome is AttemptOutcome.SUCCEEDED
+        result = TaskResult(
+            task=spec.name,
+            status=S.COMPLETED if succeeded else S.FAILED,
+            attempt=attempt.number,
+            outcome=outcome,
+            exit_code=status.exit_code if status is not None else None,
+            reason=reason,
+            value=status.value if status is not None else None,
+            started_at=attempt.started_at,
+            ended_at=ended,
+            log_path=str(attempt.job.log_path),
+        )
+        run.history.append(result)
+        self.bus.publish(
+            self.session_id,
+            EventKind.ATTEMPT_FINISHED,
+            spec.name,
+            attempt.number,
+            {
+                "outcome": outcome.value,
+                "exit_code": result.exit_code,
+                "reason": reason,
+                "duration": ended - attempt.started_at,
+            },
+        )
+        if attempt.stop_reason == "skip":
+            self._mark_skipped(run)
+        elif succeeded:
+            self._set_state(run, S.COMPLETED)
+            self._satisfy_dependents(run)
+        elif outcome is AttemptOutcome.CANCELLED or self._cancelling:
+            self._set_state(run, S.CANCELLED, reason)
+            self._block_downstream(run)
+        else:
+            failures = run.attempts - run.budget_from
+            if failures <= spec.retries:
+                delay = retry_delay(spec, failures, self._rng)
+                self._set_state(run, S.RETRYING, f"{reason}; retry in {delay:.1f}s")
+                assert self._loop is not None
+                run.retry_timer = self._loop.call_later(delay, self._retry_due, run)
+            else:
+                self._set_state(run, S.FAILED, reason)
+                self._block_downstream(run)
+        self._schedule_dispatch()
+        self._check_finished()
+
+    def _retry_due(self, run: _TaskRun) -> None:
+        run.retry_timer = None
+        if run.state is S.RETRYING:
+            self._make_ready(run)
+
+    # -- internals: resources --------------------------------------------------------------
+
+    def _running_pids(self) -> dict[tuple[str, int], int]:
+        return {
+            (name, attempt.number): attempt.pid
+            for name, attempt in self._active.items()
+            if attempt.pid is not None
+        }
+
+    def _bookings(self) -> tuple[dict[str, int], dict[str, int]]:
+        return dict(self.pools.booked), dict(self.pools.capacity)
+
+    def _on_sample(self, samples: Mapping[tuple[str, int], TreeSample], totals: Any) -> None:
+        self.bus.publish(
+            self.session_id,
+            EventKind.RESOURCE_SAMPLE,
+            data={
+                "tasks": {
+                    f"{name}.{number}": {
+                        "cpu": round(sample.cpu_percent, 1),
+                        "rss": sample.rss_bytes,
+                        "processes": sample.processes,
+                    }
+                    for (name, number), sample in samples.items()
+                },
+                "cpu": round(totals.cpu_percent or 0.0, 1),
+                "rss": totals.rss_bytes,
+                "system_cpu": totals.system_cpu_percent,
+                "system_memory": totals.system_memory_percent,
+                "booked": totals.booked,
+                "capacity": totals.capacity,
+            },
+        )

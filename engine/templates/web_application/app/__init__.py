@@ -1,0 +1,1 @@
+"""The web app: logic.py holds the rules, web.py serves them."""

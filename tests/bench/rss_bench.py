@@ -1,0 +1,133 @@
+"""Peak memory of a 100,000-task session.
+
+Measured: the peak resident set size (``ru_maxrss`` of the child, read by the parent through
+``resource.getrusage(RUSAGE_CHILDREN)``) of a fresh Python process that builds a layered DAG
+of no-op Python callables (1000 layers of 100 tasks, each depending on 2 tasks of the layer
+before) as specs and runs it to completion with ``start_session`` (``monitor_interval=None``).
+The child also reports its RSS after imports, after building the specs and at the end, so a
+failure shows which stage holds the memory.
+
+Bar: peak RSS <= 300 MB.
+
+Prints one JSON line on stdout; progress goes to stderr.
+
+    python tests/bench/rss_bench.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+WIDTH = 100
+FAN_IN = 2
+BAR_MB = 300.0
+BENCHMOD = "def noop(*args, **kwargs):\n    return None\n"
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def child(layers: int, max_parallel: int) -> None:
+    """The workload: build and run the DAG, then print stage RSS figures as JSON."""
+    import asyncio
+    import tempfile
+
+    import psutil
+
+    from engine.model import SessionStatus
+    from engine.runtime import start_session
+    from engine.specs import ProjectSpec, TaskSpec, WorkflowSpec
+    from engine.synthetic import layered_edges
+
+    me = psutil.Process()
+
+    def rss_mb() -> float:
+        return round(me.memory_info().rss / 1e6, 1)
+
+    stages = {"imported": rss_mb()}
+    with tempfile.TemporaryDirectory(prefix="formicary-rss-", dir="/tmp") as folder:
+        root = Path(folder)
+        (root / "benchmod.py").write_text(BENCHMOD, encoding="utf-8")
+        tasks = {
+            name: TaskSpec(name=name, call="benchmod:noop", depends_on=tuple(deps))
+            for name, deps in layered_edges(layers, WIDTH, FAN_IN)
+        }
+        workflow = WorkflowSpec(name="main", tasks=tasks, max_parallel=max_parallel)
+        project = ProjectSpec(name="bench", workflows={"main": workflow}, root=root)
+        stages["specs_built"] = rss_mb()
+
+        async def run() -> tuple[str, float]:
+            started = time.perf_counter()
+            handle = start_session(project, workflow, workspace=root / "ws", monitor_interval=None)
+            status = await handle.wait()
+            elapsed = time.perf_counter() - started
+            stages["finished"] = rss_mb()
+            await handle.close()
+            return status.value, elapsed
+
+        status, elapsed = asyncio.run(run())
+    if status != SessionStatus.COMPLETED.value:
+        raise SystemExit(f"session ended {status}")
+    print(json.dumps({"tasks": len(tasks), "run_s": round(elapsed, 2), "stages_mb": stages}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="20,000 tasks instead of 100,000")
+    parser.add_argument("--layers", type=int, default=None)
+    parser.add_argument("--max-parallel", type=int, default=16)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    layers = args.layers or (200 if args.quick else 1000)
+    if args.child:
+        child(layers, args.max_parallel)
+        return
+
+    progress(f"child run: {layers * WIDTH} tasks at max_parallel={args.max_parallel} ...")
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        "--layers",
+        str(layers),
+        "--max-parallel",
+        str(args.max_parallel),
+    ]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if before and before >= peak_kb:
+        raise RuntimeError("an earlier child's peak hides this one's")
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    ru_maxrss_mb = peak_kb * 1024 / 1e6  # Linux reports ru_maxrss in KiB
+    # The kernel's high-water mark can lag a sample taken just before exit by a page or two.
+    peak_mb = max(ru_maxrss_mb, *report["stages_mb"].values())
+    progress(f"  peak {peak_mb:.1f} MB, stages {report['stages_mb']}, run {report['run_s']} s")
+    print(
+        json.dumps(
+            {
+                "bench": "rss",
+                "quick": args.quick,
+                "tasks": report["tasks"],
+                "max_parallel": args.max_parallel,
+                "runs": 1,
+                "peak_rss_mb": round(peak_mb, 1),
+                "ru_maxrss_mb": round(ru_maxrss_mb, 1),
+                "stages_mb": report["stages_mb"],
+                "run_s": report["run_s"],
+                "bar_mb": BAR_MB,
+                "ok": peak_mb <= BAR_MB,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

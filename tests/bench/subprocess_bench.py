@@ -1,0 +1,147 @@
+"""Cost of running shell tasks: formicary against a bare asyncio subprocess loop.
+
+Measured, side by side in one process: 1,000 independent ``true`` shell tasks
+
+* through formicary: ``start_session`` (``monitor_interval=None``) of a workflow with
+  ``max_parallel = 8``, to ``wait()`` returning;
+* through a bare loop: ``asyncio.create_subprocess_exec("/bin/sh", "-c", "true",
+  start_new_session=True, stdout=PIPE, stderr=STDOUT)``, output read to EOF and the process
+  waited for, under ``asyncio.Semaphore(8)``.
+
+The two alternate (which goes first flips each repeat); the figures are medians.
+
+Bar: formicary's wall time <= 1.2 x the bare loop's.
+
+Prints one JSON line on stdout; progress goes to stderr.
+
+    python tests/bench/subprocess_bench.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from engine.model import SessionStatus
+from engine.runtime import start_session
+from engine.specs import ProjectSpec, TaskSpec, WorkflowSpec
+
+PARALLEL = 8
+BAR_RATIO = 1.2
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+async def _formicary(project: ProjectSpec, workflow: WorkflowSpec, workspace: Path) -> float:
+    started = time.perf_counter()
+    handle = start_session(project, workflow, workspace=workspace, monitor_interval=None)
+    status = await handle.wait()
+    elapsed = time.perf_counter() - started
+    await handle.close()
+    if status is not SessionStatus.COMPLETED:
+        raise RuntimeError(f"formicary session ended {status.value}: {handle.counts()}")
+    return elapsed
+
+
+def time_formicary(root: Path, n_tasks: int) -> float:
+    """Seconds for a formicary session of ``n_tasks`` independent ``true`` tasks."""
+    tasks = {f"t{i}": TaskSpec(name=f"t{i}", run="true") for i in range(n_tasks)}
+    workflow = WorkflowSpec(name="main", tasks=tasks, max_parallel=PARALLEL)
+    project = ProjectSpec(name="bench", workflows={"main": workflow}, root=root)
+    with tempfile.TemporaryDirectory(prefix="formicary-ws-", dir="/tmp") as workspace:
+        return asyncio.run(_formicary(project, workflow, Path(workspace)))
+
+
+async def _bare(n_tasks: int) -> float:
+    gate = asyncio.Semaphore(PARALLEL)
+
+    async def one() -> int:
+        async with gate:
+            process = await asyncio.create_subprocess_exec(
+                "/bin/sh",
+                "-c",
+                "true",
+                start_new_session=True,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            assert process.stdout is not None
+            await process.stdout.read()
+            return await process.wait()
+
+    started = time.perf_counter()
+    codes = await asyncio.gather(*(one() for _ in range(n_tasks)))
+    elapsed = time.perf_counter() - started
+    if any(codes):
+        raise RuntimeError("a bare `true` failed")
+    return elapsed
+
+
+def time_bare(n_tasks: int) -> float:
+    """Seconds for the bare asyncio loop over ``n_tasks`` ``true`` processes."""
+    return asyncio.run(_bare(n_tasks))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="200 tasks, one repeat")
+    parser.add_argument("--tasks", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=None)
+    args = parser.parse_args()
+    n_tasks = args.tasks or (200 if args.quick else 1000)
+    repeats = args.repeats or (1 if args.quick else 3)
+
+    times: dict[str, list[float]] = {"formicary": [], "bare": []}
+    with tempfile.TemporaryDirectory(prefix="formicary-bench-", dir="/tmp") as folder:
+        root = Path(folder)
+        runners = {
+            "formicary": lambda: time_formicary(root, n_tasks),
+            "bare": lambda: time_bare(n_tasks),
+        }
+        progress("warm-up ...")
+        time_formicary(root, 20)
+        time_bare(20)
+        for repeat in range(repeats):
+            order = ["formicary", "bare"] if repeat % 2 == 0 else ["bare", "formicary"]
+            progress(f"repeat {repeat + 1}/{repeats}: {order}")
+            for label in order:
+                gc.collect()
+                seconds = runners[label]()
+                times[label].append(seconds)
+                progress(f"  {label}: {seconds:.3f} s ({seconds / n_tasks * 1e3:.2f} ms/task)")
+
+    formicary = statistics.median(times["formicary"])
+    bare = statistics.median(times["bare"])
+    ratio = formicary / bare
+    print(
+        json.dumps(
+            {
+                "bench": "subprocess",
+                "quick": args.quick,
+                "tasks": n_tasks,
+                "max_parallel": PARALLEL,
+                "repeats": repeats,
+                "formicary_s": round(formicary, 3),
+                "bare_s": round(bare, 3),
+                "formicary_ms_per_task": round(formicary / n_tasks * 1e3, 3),
+                "bare_ms_per_task": round(bare / n_tasks * 1e3, 3),
+                "runs_s": {label: [round(t, 3) for t in runs] for label, runs in times.items()},
+                "ratio": round(ratio, 3),
+                "bar_ratio": BAR_RATIO,
+                "ok": ratio <= BAR_RATIO,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

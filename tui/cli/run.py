@@ -1,0 +1,222 @@
+"""``formicary run PROJECT[:WORKFLOW]``: run a workflow headless.
+
+On a terminal it shows a Rich live view (counts, running tasks, elapsed time) with a line per
+finished task above it; otherwise it prints plain lines. Ctrl-C cancels the session, waits
+until every process of it has ended, and exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from engine.control import SessionHandle
+from engine.definitions import display_path
+from engine.events import Event, EventKind
+from engine.model import SessionStatus, TaskStatus
+from engine.params import parse_overrides
+from engine.runtime import start_session
+from engine.targets import resolve_target
+from tui.glyphs import STYLES, glyph
+
+EXIT_INTERRUPTED = 130
+_REPORTED = frozenset(
+    {
+        TaskStatus.COMPLETED,
+        TaskStatus.FAILED,
+        TaskStatus.CANCELLED,
+        TaskStatus.RETRYING,
+        TaskStatus.BLOCKED,
+        TaskStatus.SKIPPED,
+    }
+)
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``run`` subcommand."""
+    parser = subparsers.add_parser(
+        "run",
+        help="run a workflow headless",
+        description="Run PROJECT[:WORKFLOW] (a project name in the workspace, or a path to a "
+        "project folder or its formicary.toml). Exit 0 when every task completed, 1 when "
+        "something failed, 2 on bad input, 130 when interrupted.",
+    )
+    parser.add_argument("target", metavar="PROJECT[:WORKFLOW]")
+    parser.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a workflow parameter (repeatable)",
+    )
+    parser.add_argument("--max-parallel", type=int, metavar="N", help="override max_parallel")
+    parser.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Resolve the target, run it, report, and return the exit code."""
+    workspace = Path(args.workspace or ".")
+    project, workflow = resolve_target(workspace, args.target)
+    overrides = parse_overrides(args.param)
+    if args.max_parallel is not None and args.max_parallel < 1:
+        from engine.errors import UsageError
+
+        raise UsageError(f"--max-parallel {args.max_parallel}: must be at least 1")
+    console = Console(highlight=False)
+    live = console.is_terminal and not args.plain
+    return asyncio.run(
+        _run(project, workflow, overrides, workspace, args.max_parallel, console, live)
+    )
+
+
+async def _run(
+    project: Any,
+    workflow: Any,
+    overrides: dict[str, str],
+    workspace: Path,
+    max_parallel: int | None,
+    console: Console,
+    live: bool,
+) -> int:
+    handle = start_session(
+        project, workflow, overrides, workspace=workspace, max_parallel=max_parallel
+    )
+    subscription = handle.subscribe(
+        kinds=frozenset(
+            {EventKind.TASK_STATE, EventKind.ATTEMPT_STARTED, EventKind.SESSION_FINISHED}
+        )
+    )
+    interrupted = False
+
+    def interrupt() -> None:
+        nonlocal interrupted
+        if not interrupted:
+            interrupted = True
+            console.print("[yellow]interrupted: cancelling the session…[/]")
+        handle.cancel()
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, interrupt)
+    loop.add_signal_handler(signal.SIGTERM, interrupt)
+    started = time.monotonic()
+    console.print(
+        f"session {handle.session_id}: {project.name}:{workflow.name} ({len(workflow.tasks)} tasks)"
+    )
+    report = _Reporter(handle, console, started)
+    try:
+        if live:
+            with Live(report.render(), console=console, refresh_per_second=8) as view:
+                while not handle.finished:
+                    await subscription.wait()
+                    for event in subscription.drain():
+                        report.event(event)
+                    view.update(report.render())
+        else:
+            while not handle.finished:
+                await subscription.wait()
+                for event in subscription.drain():
+                    report.event(event)
+        for event in subscription.drain():
+            report.event(event)
+    finally:
+        subscription.close()
+        await handle.close()
+        loop.remove_signal_handler(signal.SIGINT)
+        loop.remove_signal_handler(signal.SIGTERM)
+    report.summary()
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return 0 if handle.status is SessionStatus.COMPLETED else 1
+
+
+class _Reporter:
+    """Turns events into lines and the live view."""
+
+    def __init__(self, handle: SessionHandle, console: Console, started: float) -> None:
+        self.handle = handle
+        self.console = console
+        self.started = started
+        self.running: dict[str, tuple[int, float]] = {}
+
+    def event(self, event: Event) -> None:
+        if event.kind is EventKind.ATTEMPT_STARTED and event.task is not None:
+            self.running[event.task] = (event.attempt or 1, time.monotonic())
+            if not self.console.is_terminal:
+                self._line(TaskStatus.RUNNING, event.task, f"attempt {event.attempt}")
+            return
+        if event.kind is not EventKind.TASK_STATE or event.task is None:
+            return
+        state = TaskStatus(event.data["state"])
+        if state is TaskStatus.RUNNING:
+            return
+        began = self.running.pop(event.task, None)
+        if state not in _REPORTED:
+            return
+        detail = event.data.get("reason", "")
+        if state is TaskStatus.COMPLETED and began is not None:
+            detail = f"in {time.monotonic() - began[1]:.1f}s"
+            if began[0] > 1:
+                detail += f" (attempt {began[0]})"
+        if state is TaskStatus.FAILED and event.attempt:
+            log = self.handle.log_path(event.task, event.attempt)
+            detail = f"{detail} (log: {display_path(log)})"
+        self._line(state, event.task, detail)
+
+    def _line(self, state: TaskStatus, task: str, detail: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        text = Text(f"{stamp} ")
+        text.append(f"{glyph(state)} {task}", style=STYLES[state])
+        text.append(f" {state.value}")
+        if detail:
+            text.append(f": {detail}" if state is not TaskStatus.COMPLETED else f" {detail}")
+        self.console.print(text)
+
+    def render(self) -> Group:
+        counts = self.handle.counts()
+        total = sum(counts.values())
+        done = counts.get(TaskStatus.COMPLETED, 0)
+        header = Text(f"{done}/{total} done", style="bold")
+        for state in (
+            TaskStatus.RUNNING,
+            TaskStatus.FAILED,
+            TaskStatus.RETRYING,
+            TaskStatus.BLOCKED,
+        ):
+            if counts.get(state):
+                header.append(f" · {counts[state]} {state.value}", style=STYLES[state])
+        header.append(f" · {time.monotonic() - self.started:.0f}s")
+        table = Table.grid(padding=(0, 2))
+        now = time.monotonic()
+        for task, (attempt, began) in sorted(self.running.items(), key=lambda item: item[1][1]):
+            table.add_row(
+                Text(f"{glyph(TaskStatus.RUNNING)} {task}", style=STYLES[TaskStatus.RUNNING]),
+                f"attempt {attempt}",
+                f"{now - began:.0f}s",
+            )
+        return Group(header, table)
+
+    def summary(self) -> None:
+        counts = self.handle.counts()
+        parts = ", ".join(f"{count} {state.value}" for state, count in counts.items())
+        took = time.monotonic() - self.started
+        status = self.handle.status
+        style = "green" if status is SessionStatus.COMPLETED else "red"
+        self.console.print(
+            Text(
+                f"session {self.handle.session_id} {status.value} in {took:.1f}s: {parts}",
+                style=style,
+            )
+        )
+        sys.stdout.flush()
