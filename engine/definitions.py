@@ -515,6 +515,11 @@ class _Checker:
                 for key, value in args.items():
                     if isinstance(value, str):
                         self.check_placeholders(value, (*path, "args", key), params)
+            if "env" in table:
+                self.error(
+                    (*path, "env"),
+                    "only shell tasks take env: a callable runs inside formicary's process",
+                )
         elif "args" in table:
             self.error((*path, "args"), "only call tasks take args; put values in the command")
         depends_on: tuple[str, ...] = ()

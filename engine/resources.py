@@ -31,6 +31,8 @@ class ResourcePools:
 
     def fits(self, request: Mapping[str, int]) -> bool:
         """True when every requested amount is free now."""
+        if not request:
+            return True
         booked, capacity = self.booked, self.capacity
         return all(booked[pool] + amount <= capacity[pool] for pool, amount in request.items())
 
@@ -40,6 +42,8 @@ class ResourcePools:
         Raises:
             ValueError: It does not fit (the scheduler checks :meth:`fits` first).
         """
+        if not request:
+            return
         if not self.fits(request):
             raise ValueError(f"request {dict(request)} does not fit {self.available()}")
         for pool, amount in request.items():

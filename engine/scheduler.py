@@ -71,7 +71,7 @@ class _Attempt:
     job: Job
     interruptible: bool
     started_at: float
-    task: asyncio.Task[ExitStatus] | None = None
+    future: asyncio.Future[ExitStatus] | None = None
     pid: int | None = None
     stop_reason: str | None = None
     timer: asyncio.TimerHandle | None = None
@@ -147,6 +147,7 @@ class Scheduler:
         self.params = dict(params)
         self.bus = bus
         self.log_dir = log_dir
+        self._log_dir_text = str(log_dir)
         self.max_parallel = max_parallel or workflow.max_parallel or default_max_parallel()
         self.status = SessionStatus.CREATED
         self.started_at: float | None = None
@@ -226,7 +227,10 @@ class Scheduler:
 
     def log_path(self, task: str, attempt: int) -> Path:
         """Where attempt ``attempt`` of ``task`` writes its output."""
-        return self.log_dir / f"{task}.{attempt}.log"
+        return Path(self._log_file(task, attempt))
+
+    def _log_file(self, task: str, attempt: int) -> str:
+        return f"{self._log_dir_text}{os.sep}{task}.{attempt}.log"
 
     def waiting_on(self, task: str) -> str:
         """Why ``task`` is not running, in words (empty when it is running or final)."""
@@ -588,17 +592,19 @@ class Scheduler:
         self.pools.acquire(spec.resources)
         run.attempts += 1
         number = run.attempts
+        env: dict[str, str] = {}
         if spec.run is not None:
             kind, target, args = "shell", render(spec.run, self.params), {}
+            env = {
+                **spec.env,
+                **self._env_base,
+                "FORMICARY_TASK": spec.name,
+                "FORMICARY_ATTEMPT": str(number),
+            }
         else:
+            # A callable shares the engine's process and environment; `env` is for commands.
             kind, target = "python", spec.call or ""
             args = render_args(spec.args, self.params) if spec.args else {}
-        env = {
-            **spec.env,
-            **self._env_base,
-            "FORMICARY_TASK": spec.name,
-            "FORMICARY_ATTEMPT": str(number),
-        }
         job = Job(
             session=self.session_id,
             task=spec.name,
@@ -606,7 +612,7 @@ class Scheduler:
             kind=kind,
             target=target,
             cwd=self.project.root,
-            log_path=self.log_path(spec.name, number),
+            log_path=self._log_file(spec.name, number),
             args=args,
             env=env,
         )
@@ -619,14 +625,12 @@ class Scheduler:
         if spec.timeout:
             attempt.deadline = self._loop.time() + spec.timeout
             attempt.timer = self._loop.call_later(spec.timeout, self._on_timeout, run, attempt)
-        attempt.task = self._loop.create_task(
-            executor.run(
-                job,
-                partial(self._on_started, run, attempt),
-                partial(self._deliver_output, spec.name, number),
-            )
+        attempt.future = executor.submit(
+            job,
+            partial(self._on_started, run, attempt),
+            partial(self._deliver_output, spec.name, number),
         )
-        attempt.task.add_done_callback(lambda task: self._on_attempt_done(run, attempt, task))
+        attempt.future.add_done_callback(partial(self._on_attempt_done, run, attempt))
 
     def _deliver_output(self, task: str, number: int, lines: list[str]) -> None:
         self.bus.publish(self.session_id, EventKind.OUTPUT, task, number, {"lines": lines})
@@ -643,7 +647,7 @@ class Scheduler:
             run.spec.name,
             attempt.number,
             {
-                "log": str(job.log_path),
+                "log": job.log_path,
                 "executor": self._executors[job.kind].name,
                 "target": job.target,
                 "pid": attempt.pid,
@@ -676,8 +680,8 @@ class Scheduler:
         if attempt.timer is not None:
             attempt.timer.cancel()
             attempt.timer = None
-        if attempt.task is not None:
-            attempt.task.cancel()
+        if attempt.future is not None:
+            attempt.future.cancel()
 
     def _stop_attempt(self, attempt: _Attempt) -> None:
         if attempt.pid is None or attempt.stopped:
@@ -703,7 +707,7 @@ class Scheduler:
             attempt.remaining = None
 
     def _on_attempt_done(
-        self, run: _TaskRun, attempt: _Attempt, task: asyncio.Task[ExitStatus]
+        self, run: _TaskRun, attempt: _Attempt, task: asyncio.Future[ExitStatus]
     ) -> None:
         if attempt.timer is not None:
             attempt.timer.cancel()
@@ -757,7 +761,7 @@ class Scheduler:
             value=status.value if status is not None else None,
             started_at=attempt.started_at,
             ended_at=ended,
-            log_path=str(attempt.job.log_path),
+            log_path=attempt.job.log_path,
         )
         run.history.append(result)
         self.bus.publish(

@@ -1,24 +1,30 @@
 """Executors run one attempt of a task. They are a small protocol so others can follow.
 
 The scheduler decides when an attempt starts and why it stops early (timeout, cancel); an
-executor only runs it, reports its process id, streams its output, and, when its asyncio
-task is cancelled, makes sure nothing it started is still alive before it returns.
+executor only starts it and hands back an asyncio future of its :class:`ExitStatus`,
+reports its process id, and streams its output. Cancelling the future stops the attempt:
+the future must not finish before the work has really stopped, unless the executor says
+(``interruptible``) that it cannot stop it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 OutputSink = Callable[[list[str]], None]
 """Receives output lines (without newlines) as they arrive."""
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
-    """Everything an executor needs to run one attempt.
+class Job(NamedTuple):
+    """Everything an executor needs to run one attempt (immutable; a tuple because one is
+    built per attempt on the scheduler's hot path).
 
     Attributes:
         session: Session id.
@@ -26,10 +32,10 @@ class Job:
         attempt: Attempt number, from 1.
         kind: ``"shell"`` or ``"python"``.
         target: The rendered shell command, or ``module:function``.
-        args: Keyword arguments of a callable.
         cwd: The project folder.
-        env: Variables added to the engine's environment.
-        log_path: File the attempt's output is written to.
+        log_path: File the attempt's output is written to (created on first output).
+        args: Keyword arguments of a callable.
+        env: Variables added to the engine's environment (shell tasks).
     """
 
     session: str
@@ -38,9 +44,9 @@ class Job:
     kind: str
     target: str
     cwd: Path
-    log_path: Path
-    args: Mapping[str, Any] = field(default_factory=dict)
-    env: Mapping[str, str] = field(default_factory=dict)
+    log_path: str
+    args: Mapping[str, Any] = _EMPTY
+    env: Mapping[str, str] = _EMPTY
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +78,11 @@ class Executor(Protocol):
         """Whether cancelling ``job`` really stops its work."""
         ...
 
-    async def run(
+    def submit(
         self, job: Job, on_start: Callable[[int | None], None], output: OutputSink
-    ) -> ExitStatus:
-        """Run ``job``; call ``on_start(pid)`` once it runs and ``output(lines)`` as it prints."""
+    ) -> asyncio.Future[ExitStatus]:
+        """Start ``job`` on the running loop; call ``on_start(pid)`` once it runs (pid None
+        when it has no process of its own) and ``output(lines)`` as it prints."""
         ...
 
     async def close(self) -> None:

@@ -7,7 +7,6 @@ import asyncio
 import os
 import signal
 from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 from engine.executors import ExitStatus, Job, OutputSink
@@ -32,6 +31,12 @@ class LocalExecutor:
     def interruptible(self, job: Job) -> bool:
         """Shell attempts always stop when asked."""
         return True
+
+    def submit(
+        self, job: Job, on_start: Callable[[int | None], None], output: OutputSink
+    ) -> asyncio.Future[ExitStatus]:
+        """Start the attempt as an asyncio task; cancelling it ends the process group."""
+        return asyncio.get_running_loop().create_task(self.run(job, on_start, output))
 
     async def run(
         self, job: Job, on_start: Callable[[int | None], None], output: OutputSink
@@ -95,7 +100,7 @@ class _LazyLog:
     """The attempt's log file, created when the first output arrives: a silent task costs
     no file (creating one costs about as much as starting the process)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: str) -> None:
         self.path = path
         self._file: BinaryIO | None = None
 
@@ -104,7 +109,7 @@ class _LazyLog:
             try:
                 self._file = open(self.path, "ab", buffering=0)  # noqa: SIM115
             except FileNotFoundError:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                os.makedirs(os.path.dirname(self.path), exist_ok=True)
                 self._file = open(self.path, "ab", buffering=0)  # noqa: SIM115
         self._file.write(data)
 

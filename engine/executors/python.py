@@ -33,20 +33,20 @@ _current_sink: contextvars.ContextVar[_AttemptOutput | None] = contextvars.Conte
 
 class _AttemptOutput:
     """Collects one attempt's printed text: appended to its log (opened on first write) and
-    handed line by line to subscribers."""
+    handed line by line to subscribers on the event loop."""
 
-    def __init__(self, log_path: Path, output: OutputSink) -> None:
+    def __init__(self, log_path: str, output: OutputSink, loop: asyncio.AbstractEventLoop) -> None:
         self._log_path = log_path
         self._output = output
+        self._loop = loop
         self._file: io.TextIOWrapper | None = None
         self._partial = ""
         self._lock = threading.Lock()
-        self._loop = asyncio.get_running_loop()
 
     def write(self, text: str) -> None:
         with self._lock:
             if self._file is None:
-                self._log_path.parent.mkdir(parents=True, exist_ok=True)
+                os.makedirs(os.path.dirname(self._log_path), exist_ok=True)
                 self._file = open(self._log_path, "a", encoding="utf-8")  # noqa: SIM115
             self._file.write(text)
             self._file.flush()
@@ -203,7 +203,7 @@ class _Threads:
         self._jobs: queue.SimpleQueue[tuple[asyncio.Future[Any], Callable[[], Any]] | None] = (
             queue.SimpleQueue()
         )
-        self._finished: deque[tuple[asyncio.Future[Any], bool, Any]] = deque()
+        self._finished: deque[tuple[asyncio.Future[Any], Any]] = deque()
         self._lock = threading.Lock()
         self._wake_pending = False
         self._threads: list[threading.Thread] = []
@@ -211,6 +211,7 @@ class _Threads:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def submit(self, call: Callable[[], Any]) -> asyncio.Future[Any]:
+        """Run ``call()`` in a worker; the future gets what it returns (it must not raise)."""
         loop = asyncio.get_running_loop()
         self._loop = loop
         future: asyncio.Future[Any] = loop.create_future()
@@ -231,12 +232,9 @@ class _Threads:
             if item is None:
                 return
             future, call = item
-            try:
-                outcome: tuple[asyncio.Future[Any], bool, Any] = (future, True, call())
-            except BaseException as error:  # handed to the awaiting coroutine
-                outcome = (future, False, error)
+            result = call()
             with self._lock:
-                self._finished.append(outcome)
+                self._finished.append((future, result))
                 self._idle += 1
                 wake = not self._wake_pending
                 self._wake_pending = True
@@ -251,13 +249,9 @@ class _Threads:
             finished = list(self._finished)
             self._finished.clear()
             self._wake_pending = False
-        for future, ok, value in finished:
-            if future.cancelled():
-                continue
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
+        for future, result in finished:
+            if not future.cancelled():
+                future.set_result(result)
 
     def shutdown(self) -> None:
         for _ in self._threads:
@@ -290,28 +284,62 @@ class PythonExecutor:
         except Exception:
             return True
 
-    async def run(
+    def submit(
         self, job: Job, on_start: Callable[[int | None], None], output: OutputSink
+    ) -> asyncio.Future[ExitStatus]:
+        """Start the callable: async ones as a task on the loop, plain ones in a worker.
+
+        A plain function goes straight to a worker thread with no coroutine around it: this
+        path is what sets formicary's cost per Python task.
+        """
+        loop = asyncio.get_running_loop()
+        try:
+            function, is_async = self.function(job)
+        except Exception as error:
+            future: asyncio.Future[ExitStatus] = loop.create_future()
+            sink = _AttemptOutput(job.log_path, output, loop)
+            future.set_result(_failure(sink, error))
+            sink.close()
+            return future
+        if is_async:
+            return loop.create_task(self._run_async(job, function, on_start, output))
+        sink = _AttemptOutput(job.log_path, output, loop)
+        context = contextvars.copy_context()
+        context.run(_current_sink.set, sink)
+        args = job.args
+        _routing.__enter__()
+
+        def call() -> ExitStatus:
+            try:
+                value = context.run(function, **args)
+            except BaseException as error:  # the user's code may raise anything
+                return _failure(sink, error)
+            finally:
+                sink.close()
+                _routing.__exit__()
+            return ExitStatus(0, value=value)
+
+        on_start(None)
+        return self._threads.submit(call)
+
+    async def _run_async(
+        self,
+        job: Job,
+        function: Callable[..., Any],
+        on_start: Callable[[int | None], None],
+        output: OutputSink,
     ) -> ExitStatus:
-        """Import and call the target with the job's arguments."""
-        sink = _AttemptOutput(job.log_path, output)
+        sink = _AttemptOutput(job.log_path, output, asyncio.get_running_loop())
         token = _current_sink.set(sink)
         try:
             with _routing:
+                on_start(None)
                 try:
-                    function, is_async = self.function(job)
-                    on_start(None)
-                    if is_async:
-                        value = await function(**job.args)
-                    else:
-                        context = contextvars.copy_context()
-                        args = job.args
-                        value = await self._threads.submit(lambda: context.run(function, **args))
+                    value = await function(**job.args)
                 except asyncio.CancelledError:
                     raise
                 except BaseException as error:  # the user's code may raise anything
-                    sink.write("".join(traceback.format_exception(error)))
-                    return ExitStatus(1, f"{type(error).__name__}: {error}")
+                    return _failure(sink, error)
         finally:
             _current_sink.reset(token)
             sink.close()
@@ -320,3 +348,9 @@ class PythonExecutor:
     async def close(self) -> None:
         """Stop the worker threads once they finish what they run."""
         self._threads.shutdown()
+
+
+def _failure(sink: _AttemptOutput, error: BaseException) -> ExitStatus:
+    """Write the traceback to the attempt's log and describe the failure."""
+    sink.write("".join(traceback.format_exception(error)))
+    return ExitStatus(1, f"{type(error).__name__}: {error}")
