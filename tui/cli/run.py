@@ -117,12 +117,11 @@ async def _run(
     report = _Reporter(handle, console, started)
     try:
         if live:
-            with Live(report.render(), console=console, refresh_per_second=8) as view:
+            with Live(report, console=console, refresh_per_second=4):
                 while not handle.finished:
                     await subscription.wait()
                     for event in subscription.drain():
                         report.event(event)
-                    view.update(report.render())
         else:
             while not handle.finished:
                 await subscription.wait()
@@ -182,6 +181,10 @@ class _Reporter:
         if detail:
             text.append(f": {detail}" if state is not TaskStatus.COMPLETED else f" {detail}")
         self.console.print(text)
+
+    def __rich__(self) -> Group:
+        """Rendered afresh at every refresh of the live view, so the clock keeps moving."""
+        return self.render()
 
     def render(self) -> Group:
         counts = self.handle.counts()
