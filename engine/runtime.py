@@ -1,8 +1,9 @@
-"""Start sessions: pick executors, give the session an id and a log folder, and hand back
-the control handle."""
+"""Start sessions, persisted or not: pick executors, give the session an id and a log
+folder, wire the store's writer, and hand back the control handle."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import time
@@ -16,20 +17,20 @@ from engine.executors import Executor
 from engine.executors.local import LocalExecutor
 from engine.executors.python import PythonExecutor
 from engine.params import resolve
+from engine.persist import Persister, initial_states
 from engine.scheduler import Scheduler
-from engine.specs import ProjectSpec, WorkflowSpec
-
-STATE_DIR = ".formicary"
+from engine.specs import ProjectSpec, WorkflowSpec, project_to_dict
+from engine.store import STATE_DIR, Store, db_path
 
 
 def new_session_id() -> str:
-    """A sortable, unique, readable id: ``20261124-031502-a1b2``."""
+    """A sortable, unique id for sessions that are not persisted: ``20261124-031502-a1b2``."""
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
 def logs_root(workspace: Path) -> Path:
     """``<workspace>/.formicary/logs``."""
-    return workspace / STATE_DIR / "logs"
+    return Path(os.path.abspath(workspace)) / STATE_DIR / "logs"
 
 
 def local_executors(grace: float | None = None) -> dict[str, Executor]:
@@ -38,12 +39,19 @@ def local_executors(grace: float | None = None) -> dict[str, Executor]:
     return {"shell": shell, "python": PythonExecutor()}
 
 
+def definition_snapshot(project: ProjectSpec) -> str:
+    """The project's definition as JSON, stored with a session so it can be resumed with the
+    definitions it started with, whatever happened to the files since."""
+    return json.dumps(project_to_dict(project), separators=(",", ":"))
+
+
 def start_session(
     project: ProjectSpec,
     workflow: WorkflowSpec,
     params: Mapping[str, Any] | None = None,
     *,
     workspace: Path,
+    persist: bool = False,
     bus: EventBus | None = None,
     executors: Mapping[str, Executor] | None = None,
     max_parallel: int | None = None,
@@ -59,14 +67,31 @@ def start_session(
         params: Overrides of the workflow's parameters (text is converted to the declared
             type; unknown names are a :class:`~engine.errors.UsageError`).
         workspace: The workspace folder; logs go to ``.formicary/logs/<session>/``.
+        persist: Record the session in ``<workspace>/.formicary/state.db`` (its id is then
+            the store's), so other processes can watch and control it and it can be resumed.
         bus: The event bus to publish on (a new one when omitted).
         executors: Overrides the local executors (``{"shell": ..., "python": ...}``).
         max_parallel: Overrides the workflow's limit.
         monitor_interval: Seconds between resource samples; None turns sampling off.
-        session_id: Use this id instead of a new one.
+        session_id: Use this id instead of a new one (sessions that are not persisted).
         seed: Seeds retry jitter (tests).
     """
     values = resolve(workflow.params, params or {})
+    store: Store | None = None
+    if persist:
+        store = Store.for_workspace(workspace)
+        session_id = str(
+            store.create_session(
+                project=project.name,
+                workflow=workflow.name,
+                params=values,
+                definition=definition_snapshot(project),
+                project_root=str(project.root),
+                tasks=list(workflow.tasks),
+                max_parallel=max_parallel,
+                executor=workflow.executor,
+            )
+        )
     session = session_id or new_session_id()
     owned = executors is None
     scheduler = Scheduler(
@@ -76,11 +101,19 @@ def start_session(
         values,
         bus=bus or EventBus(),
         executors=executors or local_executors(),
-        log_dir=logs_root(Path(os.path.abspath(workspace))) / session,
+        log_dir=logs_root(workspace) / session,
         max_parallel=max_parallel,
         monitor_interval=monitor_interval,
         seed=seed,
     )
-    handle = SessionHandle(scheduler, close_executors=owned)
+    handle = SessionHandle(scheduler, close_executors=owned, store=store)
+    if store is not None:
+        handle.persister = Persister(
+            db_path(workspace),
+            int(session),
+            scheduler.bus,
+            initial_states(workflow.tasks),
+            handle.apply_command,
+        )
     scheduler.start()
     return handle

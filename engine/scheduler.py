@@ -97,6 +97,21 @@ class _TaskRun:
 
 
 @dataclass(frozen=True, slots=True)
+class RestoredTask:
+    """A task's state as persisted, for :meth:`Scheduler.adopt`.
+
+    ``lost_attempt`` is the number of an attempt that was running when its engine stopped.
+    """
+
+    state: TaskStatus
+    attempts: int = 0
+    budget_from: int = 0
+    held: bool = False
+    lost_attempt: int | None = None
+    history: tuple[TaskResult, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class TaskView:
     """A task as seen from outside at one moment."""
 
@@ -290,6 +305,71 @@ class Scheduler:
         self._schedule_dispatch()
         self._check_finished()
 
+    def adopt(self, restored: Mapping[str, RestoredTask], *, paused: bool = False) -> None:
+        """Continue a session that another process ran until it stopped.
+
+        Completed and skipped tasks are never run again; an attempt that was running is
+        recorded as ``lost`` and its task retried by its policy; held tasks stay held, and a
+        paused session stays paused.
+        """
+        if self.status is not SessionStatus.CREATED:
+            raise TransitionError(f"session {self.session_id}", self.status.value, "adopt")
+        self._loop = asyncio.get_running_loop()
+        self.started_at = time.time()
+        self.status = SessionStatus.RUNNING
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for name, run in self._runs.items():
+            record = restored.get(name)
+            if record is not None:
+                run.state = record.state
+                run.attempts = record.attempts
+                run.budget_from = record.budget_from
+                run.held = record.held
+                run.history = list(record.history)
+        self._counts = Counter(run.state for run in self._runs.values())
+        for run in self._runs.values():
+            run.unmet = sum(
+                1 for dep in run.spec.depends_on if self._runs[dep].state not in _SATISFIED
+            )
+        self.bus.publish(
+            self.session_id, EventKind.SESSION_RESUMED, data={"adopted": True, "pid": os.getpid()}
+        )
+        if paused:
+            self._paused = True
+            self.status = SessionStatus.PAUSED
+            self.bus.publish(self.session_id, EventKind.SESSION_PAUSED, data={"adopted": True})
+        for name, run in self._runs.items():
+            record = restored.get(name)
+            if record is not None and record.lost_attempt is not None:
+                self._record_lost(run, record.lost_attempt)
+            elif run.state in (S.READY, S.RETRYING) or (run.state is S.PENDING and not run.unmet):
+                self._make_ready(run)
+        self._schedule_dispatch()
+        self._check_finished()
+
+    def _record_lost(self, run: _TaskRun, number: int) -> None:
+        reason = "lost: the process running the engine stopped"
+        now = time.time()
+        result = TaskResult(
+            task=run.spec.name, status=S.FAILED, attempt=number, outcome=AttemptOutcome.LOST,
+            reason=reason, ended_at=now, log_path=self._log_file(run.spec.name, number),
+        )
+        run.history.append(result)
+        self.bus.publish(
+            self.session_id, EventKind.ATTEMPT_FINISHED, run.spec.name, number,
+            {"outcome": AttemptOutcome.LOST, "exit_code": None, "reason": reason},
+        )
+        failures = run.attempts - run.budget_from
+        if failures > run.spec.retries:
+            self._set_state(run, S.FAILED, reason)
+            self._block_downstream(run)
+        elif run.held:
+            self._set_state(run, S.PAUSED, reason)
+        elif run.unmet == 0:
+            self._make_ready(run)
+        else:  # pragma: no cover - a running task had all its dependencies done
+            self._set_state(run, S.PENDING, reason)
+
     async def close(self) -> None:
         """Cancel whatever still runs, wait for it to stop, and stop sampling."""
         if not self._finished.is_set() and self.status is not SessionStatus.CREATED:
@@ -446,6 +526,10 @@ class Scheduler:
         data: dict[str, Any] = {"state": state, "previous": previous}
         if reason:
             data["reason"] = reason
+        if run.held:
+            data["held"] = True
+        if run.budget_from and state is not S.RUNNING:
+            data["budget_from"] = run.budget_from
         self.bus.publish(
             self.session_id,
             EventKind.TASK_STATE,

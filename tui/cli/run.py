@@ -12,6 +12,7 @@ import asyncio
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,13 @@ from rich.text import Text
 
 from engine.control import SessionHandle
 from engine.definitions import display_path
-from engine.events import Event, EventKind
+from engine.errors import UsageError
+from engine.events import Event, EventKind, Subscription
 from engine.model import SessionStatus, TaskStatus
 from engine.params import parse_overrides
 from engine.runtime import start_session
 from engine.targets import resolve_target
+from tui.cli.output import make_console
 from tui.glyphs import STYLES, glyph
 
 EXIT_INTERRUPTED = 130
@@ -71,28 +74,38 @@ def run(args: argparse.Namespace) -> int:
     project, workflow = resolve_target(workspace, args.target)
     overrides = parse_overrides(args.param)
     if args.max_parallel is not None and args.max_parallel < 1:
-        from engine.errors import UsageError
-
         raise UsageError(f"--max-parallel {args.max_parallel}: must be at least 1")
-    console = Console(highlight=False)
+    console = make_console()
     live = console.is_terminal and not args.plain
-    return asyncio.run(
-        _run(project, workflow, overrides, workspace, args.max_parallel, console, live)
-    )
+
+    async def start_and_follow() -> int:
+        handle = start_session(
+            project,
+            workflow,
+            overrides,
+            workspace=workspace,
+            max_parallel=args.max_parallel,
+            persist=True,
+        )
+        return await follow(handle, console, live)
+
+    return asyncio.run(start_and_follow())
 
 
-async def _run(
-    project: Any,
-    workflow: Any,
-    overrides: dict[str, str],
-    workspace: Path,
-    max_parallel: int | None,
+async def follow(
+    handle: SessionHandle,
     console: Console,
     live: bool,
+    before: Callable[[], None] | None = None,
 ) -> int:
-    handle = start_session(
-        project, workflow, overrides, workspace=workspace, max_parallel=max_parallel
-    )
+    """Report a session of this process until it finishes; Ctrl-C cancels it.
+
+    ``before`` runs once the report is set up (the control call of ``formicary retry`` on
+    an adopted session, say), so its effects are reported too.
+
+    Returns:
+        0 when every task completed, 1 when something failed, 130 when interrupted.
+    """
     subscription = handle.subscribe(
         kinds=frozenset(
             {EventKind.TASK_STATE, EventKind.ATTEMPT_STARTED, EventKind.SESSION_FINISHED}
@@ -111,24 +124,19 @@ async def _run(
     loop.add_signal_handler(signal.SIGINT, interrupt)
     loop.add_signal_handler(signal.SIGTERM, interrupt)
     started = time.monotonic()
+    total = len(handle.tasks())
     console.print(
-        f"session {handle.session_id}: {project.name}:{workflow.name} ({len(workflow.tasks)} tasks)"
+        f"session {handle.session_id}: {handle.project}:{handle.workflow} ({total} tasks)"
     )
     report = _Reporter(handle, console, started)
     try:
+        if before is not None:
+            before()
         if live:
             with Live(report, console=console, refresh_per_second=4):
-                while not handle.finished:
-                    await subscription.wait()
-                    for event in subscription.drain():
-                        report.event(event)
+                await _pump_events(handle, subscription, report)
         else:
-            while not handle.finished:
-                await subscription.wait()
-                for event in subscription.drain():
-                    report.event(event)
-        for event in subscription.drain():
-            report.event(event)
+            await _pump_events(handle, subscription, report)
     finally:
         subscription.close()
         await handle.close()
@@ -138,6 +146,17 @@ async def _run(
     if interrupted:
         return EXIT_INTERRUPTED
     return 0 if handle.status is SessionStatus.COMPLETED else 1
+
+
+async def _pump_events(
+    handle: SessionHandle, subscription: Subscription, report: _Reporter
+) -> None:
+    while True:
+        for event in subscription.drain():
+            report.event(event)
+        if handle.finished:
+            return
+        await subscription.wait()
 
 
 class _Reporter:

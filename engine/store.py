@@ -1,0 +1,562 @@
+"""The durable store: one SQLite file per workspace, ``.formicary/state.db``, in WAL mode.
+
+One process owns a session and writes it (through :class:`~engine.persist.Persister`); any
+number of processes read at the same time. Every table is keyed by session. The schema is
+versioned with ``PRAGMA user_version`` and migrated forward on open.
+
+Readers use short read transactions and never block the writer (WAL); every connection
+waits up to ``busy_timeout`` for a lock instead of failing with "database is locked".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.errors import UnknownSessionError, UnknownTaskError, UsageError
+from engine.events import Event, EventKind
+from engine.model import SessionStatus
+
+log = logging.getLogger(__name__)
+
+STATE_DIR = ".formicary"
+DB_NAME = "state.db"
+HEARTBEAT_INTERVAL = 1.0
+ORPHAN_AFTER = 5.0
+BUSY_TIMEOUT_MS = 10_000
+
+_SCHEMA_V1 = """
+CREATE TABLE sessions (
+    id INTEGER PRIMARY KEY,
+    project TEXT NOT NULL,
+    workflow TEXT NOT NULL,
+    params TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    project_root TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    ended_at REAL,
+    owner_pid INTEGER,
+    owner_host TEXT,
+    heartbeat REAL,
+    max_parallel INTEGER,
+    last_seq INTEGER NOT NULL DEFAULT 0,
+    counts TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE tasks (
+    session_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    budget_from INTEGER NOT NULL DEFAULT 0,
+    held INTEGER NOT NULL DEFAULT 0,
+    reason TEXT NOT NULL DEFAULT '',
+    updated_at REAL NOT NULL,
+    position INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (session_id, name)
+) WITHOUT ROWID;
+CREATE TABLE attempts (
+    session_id INTEGER NOT NULL,
+    task TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    outcome TEXT,
+    started_at REAL,
+    ended_at REAL,
+    exit_code INTEGER,
+    reason TEXT NOT NULL DEFAULT '',
+    worker TEXT,
+    pid INTEGER,
+    log_path TEXT,
+    PRIMARY KEY (session_id, task, number)
+) WITHOUT ROWID;
+CREATE TABLE events (
+    session_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    task TEXT,
+    attempt INTEGER,
+    data TEXT,
+    PRIMARY KEY (session_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE samples (
+    session_id INTEGER NOT NULL,
+    at REAL NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX samples_by_session ON samples (session_id, at);
+CREATE TABLE commands (
+    id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    task TEXT,
+    args TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    taken_at REAL,
+    outcome TEXT
+);
+CREATE INDEX commands_open ON commands (session_id, taken_at);
+"""
+
+_SCHEMA_V2 = """
+ALTER TABLE sessions ADD COLUMN executor TEXT NOT NULL DEFAULT 'local';
+"""
+
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2)
+"""Forward migrations; ``MIGRATIONS[n]`` takes a database from version ``n`` to ``n + 1``."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def state_dir(workspace: Path) -> Path:
+    """``<workspace>/.formicary``."""
+    return Path(workspace) / STATE_DIR
+
+
+def db_path(workspace: Path) -> Path:
+    """``<workspace>/.formicary/state.db``."""
+    return state_dir(workspace) / DB_NAME
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection in WAL mode with a generous busy timeout, migrated to the current schema.
+
+    Read-only connections neither create nor migrate; they fail if the file is missing.
+    """
+    if readonly:
+        connection = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=False, isolation_level=None,
+        )
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
+        )
+    connection.row_factory = sqlite3.Row
+    connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if not readonly:
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        migrate(connection)
+    return connection
+
+
+def migrate(connection: sqlite3.Connection) -> int:
+    """Apply every migration the database lacks, each in its own transaction; return the
+    version it ends at."""
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"state.db has schema version {version}, newer than this formicary ({SCHEMA_VERSION})"
+        )
+    while version < SCHEMA_VERSION:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            current = connection.execute("PRAGMA user_version").fetchone()[0]
+            if current == version:
+                for statement in _statements(MIGRATIONS[version]):
+                    connection.execute(statement)
+                connection.execute(f"PRAGMA user_version = {version + 1}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+    return version
+
+
+def _statements(script: str) -> list[str]:
+    return [part.strip() for part in script.split(";") if part.strip()]
+
+
+def this_host() -> str:
+    """The host name recorded as a session's owner."""
+    return socket.gethostname()
+
+
+def pid_alive(pid: int | None) -> bool:
+    """True if a process with ``pid`` exists on this host (and is not a zombie)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A session as the store holds it."""
+
+    id: int
+    project: str
+    workflow: str
+    status: SessionStatus
+    params: Mapping[str, Any]
+    project_root: str
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    owner_pid: int | None
+    owner_host: str | None
+    heartbeat: float | None
+    max_parallel: int | None
+    last_seq: int
+    counts: Mapping[str, int]
+    executor: str = "local"
+
+    @property
+    def owner_alive(self) -> bool:
+        """True while the owning process is beating (and, on this host, exists)."""
+        if self.status.is_final:
+            return False
+        if self.owner_host == this_host() and not pid_alive(self.owner_pid):
+            return False
+        return self.heartbeat is not None and time.time() - self.heartbeat < ORPHAN_AFTER
+
+    @property
+    def shown_status(self) -> str:
+        """The status, or ``orphaned`` for an unfinished session whose owner stopped."""
+        if not self.status.is_final and not self.owner_alive:
+            return SessionStatus.ORPHANED.value
+        return self.status.value
+
+    @property
+    def total(self) -> int:
+        """Tasks in the session."""
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """A task's persisted state."""
+
+    name: str
+    state: str
+    attempts: int
+    budget_from: int
+    held: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One attempt as persisted."""
+
+    task: str
+    number: int
+    outcome: str | None
+    started_at: float | None
+    ended_at: float | None
+    exit_code: int | None
+    reason: str
+    worker: str | None
+    pid: int | None
+    log_path: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A control call queued by another process for the session's owner."""
+
+    id: int
+    session_id: int
+    action: str
+    task: str | None
+    args: Mapping[str, Any]
+
+
+def _session(row: sqlite3.Row) -> SessionRecord:
+    keys = row.keys()
+    return SessionRecord(
+        id=row["id"],
+        project=row["project"],
+        workflow=row["workflow"],
+        status=SessionStatus(row["status"]),
+        params=json.loads(row["params"]),
+        project_root=row["project_root"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        owner_pid=row["owner_pid"],
+        owner_host=row["owner_host"],
+        heartbeat=row["heartbeat"],
+        max_parallel=row["max_parallel"],
+        last_seq=row["last_seq"],
+        counts=json.loads(row["counts"]),
+        executor=row["executor"] if "executor" in keys else "local",
+    )
+
+
+_SESSION_COLUMNS = (
+    "id, project, workflow, status, params, project_root, created_at, started_at, ended_at, "
+    "owner_pid, owner_host, heartbeat, max_parallel, last_seq, counts, executor"
+)
+
+
+class Store:
+    """Reads and small writes on a workspace's state.db (one connection, any thread).
+
+    The owning engine's bulk writes go through :class:`~engine.persist.Persister`, which has
+    its own connection on its own thread.
+    """
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        self._connection = connect(path, readonly=readonly)
+
+    @classmethod
+    def for_workspace(cls, workspace: Path, *, create: bool = True) -> Store:
+        """The store of ``workspace`` (created on first use unless ``create`` is False).
+
+        Raises:
+            UsageError: ``create`` is False and the workspace has no store yet.
+        """
+        path = db_path(workspace)
+        if not create and not path.exists():
+            raise UsageError(f"{workspace}: no sessions recorded here yet")
+        return cls(path)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._connection.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE … COMMIT)."""
+        self._connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._connection
+        except BaseException:
+            self._connection.execute("ROLLBACK")
+            raise
+        self._connection.execute("COMMIT")
+
+    # -- sessions ----------------------------------------------------------------------
+
+    def create_session(
+        self,
+        *,
+        project: str,
+        workflow: str,
+        params: Mapping[str, Any],
+        definition: str,
+        project_root: str,
+        tasks: Sequence[str],
+        max_parallel: int | None,
+        executor: str = "local",
+    ) -> int:
+        """Record a new session owned by this process, with every task pending; its id."""
+        now = time.time()
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO sessions (project, workflow, params, definition, project_root, "
+                "status, created_at, owner_pid, owner_host, heartbeat, max_parallel, counts, "
+                "executor) VALUES (?, ?, ?, ?, ?, 'created', ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    project,
+                    workflow,
+                    json.dumps(dict(params)),
+                    definition,
+                    project_root,
+                    now,
+                    os.getpid(),
+                    this_host(),
+                    now,
+                    max_parallel,
+                    json.dumps({"pending": len(tasks)}),
+                    executor,
+                ),
+            )
+            session_id = int(cursor.lastrowid or 0)
+            db.executemany(
+                "INSERT INTO tasks (session_id, name, state, updated_at, position) "
+                "VALUES (?, ?, 'pending', ?, ?)",
+                [(session_id, name, now, position) for position, name in enumerate(tasks)],
+            )
+        return session_id
+
+    def session(self, session_id: int | str) -> SessionRecord:
+        """One session.
+
+        Raises:
+            UnknownSessionError: No such session.
+        """
+        number = _session_number(session_id)
+        row = self._connection.execute(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = ?", (number,)
+        ).fetchone()
+        if row is None:
+            raise UnknownSessionError(session_id)
+        return _session(row)
+
+    def sessions(self, limit: int | None = None) -> list[SessionRecord]:
+        """Sessions, newest first."""
+        query = f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY id DESC"
+        if limit:
+            query += f" LIMIT {int(limit)}"
+        return [_session(row) for row in self._connection.execute(query)]
+
+    def definition(self, session_id: int | str) -> str:
+        """The definition snapshot the session was started with (JSON)."""
+        row = self._connection.execute(
+            "SELECT definition FROM sessions WHERE id = ?", (_session_number(session_id),)
+        ).fetchone()
+        if row is None:
+            raise UnknownSessionError(session_id)
+        return str(row[0])
+
+    def claim(self, session_id: int | str, expected_heartbeat: float | None) -> bool:
+        """Make this process the owner, if nobody else claimed it since ``expected_heartbeat``
+        was read; True on success."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE sessions SET owner_pid = ?, owner_host = ?, heartbeat = ? "
+                "WHERE id = ? AND heartbeat IS ?",
+                (os.getpid(), this_host(), time.time(), _session_number(session_id),
+                 expected_heartbeat),
+            )
+            return cursor.rowcount == 1
+
+    def latest_orphan(self) -> SessionRecord | None:
+        """The most recent unfinished session whose owner stopped."""
+        for record in self.sessions(limit=200):
+            if record.shown_status == SessionStatus.ORPHANED.value:
+                return record
+        return None
+
+    # -- tasks and attempts ------------------------------------------------------------
+
+    def tasks(self, session_id: int | str) -> list[TaskRecord]:
+        """Every task of the session, in the order they were recorded."""
+        rows = self._connection.execute(
+            "SELECT name, state, attempts, budget_from, held, reason FROM tasks "
+            "WHERE session_id = ? ORDER BY position",
+            (_session_number(session_id),),
+        ).fetchall()
+        return [
+            TaskRecord(r["name"], r["state"], r["attempts"], r["budget_from"], bool(r["held"]),
+                       r["reason"])
+            for r in rows
+        ]
+
+    def attempts(self, session_id: int | str, task: str | None = None) -> list[AttemptRecord]:
+        """Attempts of the session (of one task, if given), by task and number."""
+        query = (
+            "SELECT task, number, outcome, started_at, ended_at, exit_code, reason, worker, "
+            "pid, log_path FROM attempts WHERE session_id = ?"
+        )
+        params: tuple[Any, ...] = (_session_number(session_id),)
+        if task is not None:
+            query += " AND task = ?"
+            params += (task,)
+        rows = self._connection.execute(query + " ORDER BY task, number", params).fetchall()
+        return [AttemptRecord(*tuple(row)) for row in rows]
+
+    def require_task(self, session_id: int | str, task: str) -> None:
+        """Raise :class:`UnknownTaskError` unless the session has ``task``."""
+        row = self._connection.execute(
+            "SELECT 1 FROM tasks WHERE session_id = ? AND name = ?",
+            (_session_number(session_id), task),
+        ).fetchone()
+        if row is None:
+            raise UnknownTaskError(task, [t.name for t in self.tasks(session_id)])
+
+    # -- events, samples ---------------------------------------------------------------
+
+    def events(
+        self, session_id: int | str, after: int = 0, limit: int = 10_000
+    ) -> list[Event]:
+        """Events of the session with ``seq > after``, oldest first."""
+        rows = self._connection.execute(
+            "SELECT seq, at, kind, task, attempt, data FROM events "
+            "WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (_session_number(session_id), after, limit),
+        ).fetchall()
+        sid = str(_session_number(session_id))
+        return [
+            Event(r[0], r[1], sid, EventKind(r[2]), r[3], r[4], json.loads(r[5]) if r[5] else {})
+            for r in rows
+        ]
+
+    def last_seq(self, session_id: int | str) -> int:
+        """The highest event sequence number recorded for the session."""
+        row = self._connection.execute(
+            "SELECT MAX(seq) FROM events WHERE session_id = ?", (_session_number(session_id),)
+        ).fetchone()
+        return int(row[0] or 0)
+
+    def samples(self, session_id: int | str, limit: int = 120) -> list[dict[str, Any]]:
+        """The latest resource samples of the session, oldest first."""
+        rows = self._connection.execute(
+            "SELECT data FROM samples WHERE session_id = ? ORDER BY at DESC LIMIT ?",
+            (_session_number(session_id), limit),
+        ).fetchall()
+        return [json.loads(row[0]) for row in reversed(rows)]
+
+    # -- commands ----------------------------------------------------------------------
+
+    def enqueue(
+        self, session_id: int | str, action: str, task: str | None = None,
+        args: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Queue a control call for the session's owner; returns the command id."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO commands (session_id, action, task, args, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (_session_number(session_id), action, task, json.dumps(dict(args or {})),
+                 time.time()),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def command_outcome(self, command_id: int) -> tuple[float | None, str | None]:
+        """``(taken_at, outcome)`` of a queued command."""
+        row = self._connection.execute(
+            "SELECT taken_at, outcome FROM commands WHERE id = ?", (command_id,)
+        ).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    # -- housekeeping ------------------------------------------------------------------
+
+    def prune(self, keep: int) -> list[int]:
+        """Delete every finished session but the ``keep`` newest sessions; their ids."""
+        ids = [
+            record.id
+            for record in self.sessions()[keep:]
+            if record.status.is_final or not record.owner_alive
+        ]
+        with self.transaction() as db:
+            for table in ("tasks", "attempts", "events", "samples", "commands"):
+                db.executemany(f"DELETE FROM {table} WHERE session_id = ?", [(i,) for i in ids])
+            db.executemany("DELETE FROM sessions WHERE id = ?", [(i,) for i in ids])
+        return ids
+
+    def integrity_check(self) -> str:
+        """``PRAGMA integrity_check``'s answer (``ok`` when sound)."""
+        return str(self._connection.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def _session_number(session_id: int | str) -> int:
+    try:
+        return int(session_id)
+    except (TypeError, ValueError):
+        raise UnknownSessionError(session_id) from None

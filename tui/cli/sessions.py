@@ -1,0 +1,236 @@
+"""``formicary sessions``, ``status SESSION`` and ``logs SESSION TASK``: read the store."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from engine.errors import UsageError
+from engine.model import SessionStatus, TaskStatus
+from engine.store import SessionRecord, Store
+from tui.cli.output import make_console
+from tui.glyphs import STYLES, glyph
+
+
+def register(subparsers: Any) -> None:
+    """Add ``sessions``, ``status`` and ``logs``."""
+    sessions = subparsers.add_parser(
+        "sessions",
+        help="list the workspace's sessions",
+        description="Every recorded "
+        "session, newest first: status (orphaned when its engine stopped), counts, owner.",
+    )
+    sessions.add_argument("--json", action="store_true", help="one JSON document")
+    sessions.add_argument("-n", "--limit", type=int, default=50, help="at most N (default 50)")
+    sessions.set_defaults(handler=list_sessions)
+
+    status = subparsers.add_parser(
+        "status", help="show a session's tasks", description="A row per task of SESSION."
+    )
+    status.add_argument("session", metavar="SESSION")
+    status.add_argument("--json", action="store_true", help="one JSON document")
+    status.set_defaults(handler=show_status)
+
+    logs = subparsers.add_parser(
+        "logs",
+        help="print a task's output",
+        description="Print the log of TASK in SESSION "
+        "(its latest attempt unless --attempt); -f follows it while it runs.",
+    )
+    logs.add_argument("session", metavar="SESSION")
+    logs.add_argument("task", metavar="TASK")
+    logs.add_argument("-a", "--attempt", type=int, metavar="N", help="attempt number")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
+    logs.set_defaults(handler=show_logs)
+
+
+def open_store(args: argparse.Namespace) -> Store:
+    """The workspace's store; a usage error when there is none yet."""
+    return Store.for_workspace(Path(args.workspace or "."), create=False)
+
+
+def _clock(at: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at)) if at else "-"
+
+
+def _took(start: float | None, end: float | None) -> str:
+    if start is None:
+        return "-"
+    seconds = (end or time.time()) - start
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    if seconds < 3600:
+        return f"{seconds // 60:.0f}m{seconds % 60:02.0f}s"
+    return f"{seconds // 3600:.0f}h{seconds % 3600 // 60:02.0f}m"
+
+
+def session_json(record: SessionRecord) -> dict[str, Any]:
+    """What ``sessions --json`` says of one session."""
+    return {
+        "id": record.id,
+        "project": record.project,
+        "workflow": record.workflow,
+        "status": record.shown_status,
+        "started_at": record.started_at,
+        "ended_at": record.ended_at,
+        "counts": dict(record.counts),
+        "total": record.total,
+        "owner_pid": record.owner_pid,
+        "owner_alive": record.owner_alive,
+    }
+
+
+def list_sessions(args: argparse.Namespace) -> int:
+    """Print every session."""
+    store = open_store(args)
+    records = store.sessions(limit=args.limit)
+    if args.json:
+        print(json.dumps({"sessions": [session_json(r) for r in records]}, indent=2))
+        return 0
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in (
+        "id",
+        "project",
+        "workflow",
+        "status",
+        "started",
+        "took",
+        "done/failed/total",
+        "owner",
+    ):
+        table.add_column(column, no_wrap=True)
+    for record in records:
+        counts = record.counts
+        failed = sum(counts.get(s, 0) for s in ("failed", "blocked", "cancelled"))
+        status = record.shown_status
+        style = {"completed": "green", "failed": "red", "orphaned": "yellow"}.get(status, "")
+        table.add_row(
+            str(record.id),
+            record.project,
+            record.workflow,
+            Text(status, style=style),
+            _clock(record.started_at or record.created_at),
+            _took(record.started_at, record.ended_at),
+            f"{counts.get('completed', 0)}/{failed}/{record.total}",
+            f"pid {record.owner_pid} alive" if record.owner_alive else "-",
+        )
+    make_console().print(table)
+    if not records:
+        print("no sessions yet: start one with formicary run PROJECT", file=sys.stderr)
+    return 0
+
+
+def show_status(args: argparse.Namespace) -> int:
+    """Print one session's tasks."""
+    store = open_store(args)
+    record = store.session(args.session)
+    tasks = store.tasks(record.id)
+    last: dict[str, Any] = {}
+    for attempt in store.attempts(record.id):
+        last[attempt.task] = attempt
+    if args.json:
+        document = {
+            **session_json(record),
+            "tasks": [
+                {
+                    "name": task.name,
+                    "state": task.state,
+                    "attempts": task.attempts,
+                    "exit_code": last[task.name].exit_code if task.name in last else None,
+                    "reason": task.reason,
+                    "held": task.held,
+                }
+                for task in tasks
+            ],
+        }
+        print(json.dumps(document, indent=2))
+        return 0
+    console = make_console()
+    console.print(
+        f"session {record.id}: {record.project}:{record.workflow} · {record.shown_status} · "
+        f"{_took(record.started_at, record.ended_at)}"
+    )
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("task", "state", "try", "exit", "took", "reason"):
+        table.add_column(column, no_wrap=column != "reason")
+    for task in tasks:
+        state = TaskStatus(task.state)
+        attempt = last.get(task.name)
+        table.add_row(
+            task.name,
+            Text(
+                f"{glyph(state)} {state.value}" + (" (held)" if task.held else ""),
+                style=STYLES[state],
+            ),
+            str(task.attempts or "-"),
+            "-" if attempt is None or attempt.exit_code is None else str(attempt.exit_code),
+            _took(attempt.started_at, attempt.ended_at) if attempt else "-",
+            task.reason,
+        )
+    console.print(table)
+    return 0
+
+
+def show_logs(args: argparse.Namespace) -> int:
+    """Print (and with -f, follow) one attempt's log."""
+    store = open_store(args)
+    record = store.session(args.session)
+    store.require_task(record.id, args.task)
+    attempts = store.attempts(record.id, args.task)
+    if not attempts:
+        print(f"task {args.task} has not run yet", file=sys.stderr)
+        return 0
+    chosen = attempts[-1]
+    if args.attempt is not None:
+        matching = [a for a in attempts if a.number == args.attempt]
+        if not matching:
+            numbers = ", ".join(str(a.number) for a in attempts)
+            raise UsageError(f"--attempt {args.attempt}: task {args.task} has attempts {numbers}")
+        chosen = matching[0]
+    path = Path(chosen.log_path or "")
+    offset = _print_from(path, 0)
+    if args.follow:
+        asyncio.run(_follow(store, record.id, args.task, chosen.number, path, offset))
+    elif offset == 0:
+        print(f"(attempt {chosen.number} of {args.task} printed nothing)", file=sys.stderr)
+    return 0
+
+
+def _print_from(path: Path, offset: int) -> int:
+    try:
+        with open(path, "rb") as log:
+            log.seek(offset)
+            data = log.read()
+    except (FileNotFoundError, IsADirectoryError):
+        return offset
+    sys.stdout.write(data.decode("utf-8", "replace"))
+    sys.stdout.flush()
+    return offset + len(data)
+
+
+async def _follow(
+    store: Store, session_id: int, task: str, number: int, path: Path, offset: int
+) -> None:
+    while True:
+        finished = any(
+            a.number == number and a.outcome is not None for a in store.attempts(session_id, task)
+        )
+        record = store.session(session_id)
+        offset = _print_from(path, offset)
+        if (
+            finished
+            or record.status
+            in (SessionStatus.COMPLETED, SessionStatus.FAILED, SessionStatus.CANCELLED)
+            or not record.owner_alive
+        ):
+            _print_from(path, offset)
+            return
+        await asyncio.sleep(0.2)
