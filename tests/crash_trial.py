@@ -1,0 +1,130 @@
+"""One kill -9 trial: run a 200-task workflow, SIGKILL its engine at a random moment, resume.
+
+Each task appends its name to ``marker.txt``. After ``formicary resume`` every task must be
+completed, tasks recorded as completed before the kill must not have run again (one marker
+line each), ``PRAGMA integrity_check`` must say ok, and event numbers must have no gaps.
+Shared by the test suite (10 trials) and ``tests/bench/crash_soak.py`` (100).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.synthetic import layered_edges
+
+FORMICARY = shutil.which("formicary") or str(Path(sys.executable).parent / "formicary")
+TASKS = 200
+
+
+def write_project(workspace: Path) -> None:
+    """A 200-task layered project (20 layers of 10) whose tasks append to marker.txt."""
+    folder = workspace / "crash"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [
+        '[project]\nname = "crash"\n',
+        "[defaults]\nretries = 2\nretry_delay = 0.05\n",
+        "[workflows.main]\nmax_parallel = 8\n",
+        "[workflows.main.tasks]",
+    ]
+    for task, deps in layered_edges(TASKS // 10, 10, 2):
+        listed = ", ".join(f'"{dep}"' for dep in deps)
+        lines.append(f'{task} = {{ run = "echo {task} >> marker.txt", depends_on = [{listed}] }}')
+    (folder / "formicary.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@dataclass
+class TrialResult:
+    """What one trial saw; ``problems`` is empty when everything held."""
+
+    killed_after_lines: int
+    recorded_completed: int
+    reran: int
+    problems: list[str] = field(default_factory=list)
+
+
+def _db(workspace: Path) -> sqlite3.Connection:
+    return sqlite3.connect(workspace / ".formicary" / "state.db", timeout=30)
+
+
+def _marker_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").split()
+    except FileNotFoundError:
+        return []
+
+
+def run_trial(workspace: Path, rng: random.Random, deadline: float = 60.0) -> TrialResult:
+    """Run one trial in a fresh ``workspace``."""
+    write_project(workspace)
+    marker = workspace / "crash" / "marker.txt"
+    kill_at = rng.randint(1, TASKS - 1)
+    engine = subprocess.Popen(
+        [FORMICARY, "-w", str(workspace), "run", "crash", "--plain"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    started = time.monotonic()
+    while len(_marker_lines(marker)) < kill_at and engine.poll() is None:
+        if time.monotonic() - started > deadline:
+            break
+        time.sleep(0.002)
+    engine.send_signal(signal.SIGKILL)
+    engine.wait()
+    lines_at_kill = len(_marker_lines(marker))
+    with _db(workspace) as db:
+        recorded = {
+            name for (name,) in db.execute("SELECT name FROM tasks WHERE state = 'completed'")
+        }
+    resume = subprocess.run(
+        [FORMICARY, "-w", str(workspace), "resume", "--plain"],
+        capture_output=True,
+        text=True,
+        timeout=deadline,
+        check=False,
+    )
+    result = TrialResult(lines_at_kill, len(recorded), 0)
+    if engine.returncode != -signal.SIGKILL:
+        # The run finished before the kill landed: nothing was orphaned to resume.
+        if resume.returncode != 2 or "no orphaned session" not in resume.stderr:
+            result.problems.append(f"resume of a finished run: {resume.stderr.strip()}")
+    elif resume.returncode != 0:
+        result.problems.append(f"resume exited {resume.returncode}: {resume.stderr.strip()}")
+    counts = Counter(_marker_lines(marker))
+    result.reran = sum(1 for count in counts.values() if count > 1)
+    for name in recorded:
+        if counts[name] != 1:
+            result.problems.append(f"{name} was recorded completed but ran {counts[name]} times")
+    with _db(workspace) as db:
+        states = dict(db.execute("SELECT name, state FROM tasks"))
+        integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+        seqs = [seq for (seq,) in db.execute("SELECT seq FROM events ORDER BY seq")]
+    not_done = [name for name, state in states.items() if state != "completed"]
+    if len(states) != TASKS or not_done:
+        result.problems.append(f"not completed after resume: {not_done[:5]}")
+    missing = [name for name in states if counts[name] < 1]
+    if missing:
+        result.problems.append(f"never ran: {missing[:5]}")
+    if integrity != "ok":
+        result.problems.append(f"integrity_check: {integrity}")
+    if seqs != list(range(1, len(seqs) + 1)):
+        result.problems.append("event sequence numbers have gaps")
+    return result
+
+
+def fresh(workspace: Path) -> Path:
+    """Empty ``workspace`` (create it if needed)."""
+    if workspace.exists():
+        shutil.rmtree(workspace)
+    workspace.mkdir(parents=True)
+    os.sync()
+    return workspace
