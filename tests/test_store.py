@@ -59,7 +59,7 @@ def write_long_project(workspace: Path, tasks: int, command: str = "true") -> No
         "[workflows.main]\nmax_parallel = 8\n",
         "[workflows.main.tasks]",
     ]
-    lines += [f'{"t%05d" % i} = {{ run = "{command}" }}' for i in range(tasks)]
+    lines += [f't{i:05d} = {{ run = "{command}" }}' for i in range(tasks)]
     (folder / "formicary.toml").write_text("\n".join(lines) + "\n")
 
 
