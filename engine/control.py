@@ -38,9 +38,7 @@ class Controls(Protocol):
     def skip(self, task: str) -> None: ...
 
 
-def run_command(
-    target: Controls, action: str, task: str | None, args: dict[str, Any] | Any
-) -> str:
+def run_command(target: Controls, action: str, task: str | None, args: dict[str, Any] | Any) -> str:
     """Call ``action`` on ``target``; returns "ok" or what it reported.
 
     Raises:

@@ -149,8 +149,15 @@ class Persister:
             kind = event.kind
             data = event.data
             events.append(
-                (sid, event.seq, event.at, kind, event.task, event.attempt,
-                 _encode(data) if data else None)
+                (
+                    sid,
+                    event.seq,
+                    event.at,
+                    kind,
+                    event.task,
+                    event.attempt,
+                    _encode(data) if data else None,
+                )
             )
             if kind is EventKind.TASK_STATE:
                 state = data["state"]
@@ -161,19 +168,30 @@ class Persister:
                 self._states[task] = state
                 self._counts[state] += 1
                 tasks[task] = (
-                    state, event.attempt or 0, bool(data.get("held")),
-                    data.get("reason", ""), event.at,
+                    state,
+                    event.attempt or 0,
+                    bool(data.get("held")),
+                    data.get("reason", ""),
+                    event.at,
                 )
                 if "budget_from" in data:
                     budgets[task] = data["budget_from"]
             elif kind is EventKind.ATTEMPT_STARTED:
                 row = attempts.setdefault((event.task or "", event.attempt or 0), {})
-                row.update(started_at=data.get("started_at", event.at), pid=data.get("pid"),
-                           log_path=data.get("log"), worker=data.get("worker"))
+                row.update(
+                    started_at=data.get("started_at", event.at),
+                    pid=data.get("pid"),
+                    log_path=data.get("log"),
+                    worker=data.get("worker"),
+                )
             elif kind is EventKind.ATTEMPT_FINISHED:
                 row = attempts.setdefault((event.task or "", event.attempt or 0), {})
-                row.update(outcome=data.get("outcome"), ended_at=event.at,
-                           exit_code=data.get("exit_code"), reason=data.get("reason", ""))
+                row.update(
+                    outcome=data.get("outcome"),
+                    ended_at=event.at,
+                    exit_code=data.get("exit_code"),
+                    reason=data.get("reason", ""),
+                )
             elif kind is EventKind.RESOURCE_SAMPLE:
                 samples.append((sid, event.at, _encode(data)))
             elif kind is EventKind.COMMAND and "command_id" in data:
@@ -219,9 +237,17 @@ class Persister:
     def _write_attempts(self, db: Any, attempts: dict[tuple[str, int], dict[str, Any]]) -> None:
         rows = [
             (
-                self.session_id, task, number, row.get("outcome"), row.get("started_at"),
-                row.get("ended_at"), row.get("exit_code"), row.get("reason", ""),
-                row.get("worker"), row.get("pid"), row.get("log_path"),
+                self.session_id,
+                task,
+                number,
+                row.get("outcome"),
+                row.get("started_at"),
+                row.get("ended_at"),
+                row.get("exit_code"),
+                row.get("reason", ""),
+                row.get("worker"),
+                row.get("pid"),
+                row.get("log_path"),
             )
             for (task, number), row in attempts.items()
         ]

@@ -351,12 +351,20 @@ class Scheduler:
         reason = "lost: the process running the engine stopped"
         now = time.time()
         result = TaskResult(
-            task=run.spec.name, status=S.FAILED, attempt=number, outcome=AttemptOutcome.LOST,
-            reason=reason, ended_at=now, log_path=self._log_file(run.spec.name, number),
+            task=run.spec.name,
+            status=S.FAILED,
+            attempt=number,
+            outcome=AttemptOutcome.LOST,
+            reason=reason,
+            ended_at=now,
+            log_path=self._log_file(run.spec.name, number),
         )
         run.history.append(result)
         self.bus.publish(
-            self.session_id, EventKind.ATTEMPT_FINISHED, run.spec.name, number,
+            self.session_id,
+            EventKind.ATTEMPT_FINISHED,
+            run.spec.name,
+            number,
             {"outcome": AttemptOutcome.LOST, "exit_code": None, "reason": reason},
         )
         failures = run.attempts - run.budget_from

@@ -170,11 +170,12 @@ def _workflow_to_dict(workflow: WorkflowSpec, defaults: Defaults) -> dict[str, A
         table["params"] = dict(workflow.params)
     if workflow.executor != "local":
         table["executor"] = workflow.executor
-    table["tasks"] = {name: _task_to_dict(task, defaults) for name, task in workflow.tasks.items()}
+    table["tasks"] = {name: task_to_dict(task, defaults) for name, task in workflow.tasks.items()}
     return table
 
 
-def _task_to_dict(task: TaskSpec, defaults: Defaults) -> dict[str, Any]:
+def task_to_dict(task: TaskSpec, defaults: Defaults = BUILTIN_DEFAULTS) -> dict[str, Any]:
+    """The task as a TOML-ready table: what differs from ``defaults``."""
     table: dict[str, Any] = {}
     if task.run is not None:
         table["run"] = task.run

@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -135,8 +136,11 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """
     if readonly:
         connection = sqlite3.connect(
-            f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
-            check_same_thread=False, isolation_level=None,
+            f"file:{path}?mode=ro",
+            uri=True,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=False,
+            isolation_level=None,
         )
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -322,6 +326,7 @@ class Store:
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
         self._connection = connect(path, readonly=readonly)
+        self._lock = threading.RLock()
 
     @classmethod
     def for_workspace(cls, workspace: Path, *, create: bool = True) -> Store:
@@ -337,18 +342,35 @@ class Store:
 
     def close(self) -> None:
         """Close the connection."""
-        self._connection.close()
+        with self._lock:
+            self._connection.close()
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Every row of a query. The cursor is always run to its end and closed: a statement
+        left half-read keeps a read transaction open, and the connection would go on seeing
+        an old snapshot of a database other processes are writing."""
+        with self._lock:
+            cursor = self._connection.execute(sql, params)
+            try:
+                return cursor.fetchall()
+            finally:
+                cursor.close()
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        rows = self._all(sql, params)
+        return rows[0] if rows else None
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction (BEGIN IMMEDIATE … COMMIT)."""
-        self._connection.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._connection
-        except BaseException:
-            self._connection.execute("ROLLBACK")
-            raise
-        self._connection.execute("COMMIT")
+        with self._lock:
+            self._connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._connection
+            except BaseException:
+                self._connection.execute("ROLLBACK")
+                raise
+            self._connection.execute("COMMIT")
 
     # -- sessions ----------------------------------------------------------------------
 
@@ -401,9 +423,7 @@ class Store:
             UnknownSessionError: No such session.
         """
         number = _session_number(session_id)
-        row = self._connection.execute(
-            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = ?", (number,)
-        ).fetchone()
+        row = self._one(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = ?", (number,))
         if row is None:
             raise UnknownSessionError(session_id)
         return _session(row)
@@ -413,13 +433,13 @@ class Store:
         query = f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY id DESC"
         if limit:
             query += f" LIMIT {int(limit)}"
-        return [_session(row) for row in self._connection.execute(query)]
+        return [_session(row) for row in self._all(query)]
 
     def definition(self, session_id: int | str) -> str:
         """The definition snapshot the session was started with (JSON)."""
-        row = self._connection.execute(
+        row = self._one(
             "SELECT definition FROM sessions WHERE id = ?", (_session_number(session_id),)
-        ).fetchone()
+        )
         if row is None:
             raise UnknownSessionError(session_id)
         return str(row[0])
@@ -431,8 +451,13 @@ class Store:
             cursor = db.execute(
                 "UPDATE sessions SET owner_pid = ?, owner_host = ?, heartbeat = ? "
                 "WHERE id = ? AND heartbeat IS ?",
-                (os.getpid(), this_host(), time.time(), _session_number(session_id),
-                 expected_heartbeat),
+                (
+                    os.getpid(),
+                    this_host(),
+                    time.time(),
+                    _session_number(session_id),
+                    expected_heartbeat,
+                ),
             )
             return cursor.rowcount == 1
 
@@ -447,14 +472,15 @@ class Store:
 
     def tasks(self, session_id: int | str) -> list[TaskRecord]:
         """Every task of the session, in the order they were recorded."""
-        rows = self._connection.execute(
+        rows = self._all(
             "SELECT name, state, attempts, budget_from, held, reason FROM tasks "
             "WHERE session_id = ? ORDER BY position",
             (_session_number(session_id),),
-        ).fetchall()
+        )
         return [
-            TaskRecord(r["name"], r["state"], r["attempts"], r["budget_from"], bool(r["held"]),
-                       r["reason"])
+            TaskRecord(
+                r["name"], r["state"], r["attempts"], r["budget_from"], bool(r["held"]), r["reason"]
+            )
             for r in rows
         ]
 
@@ -468,29 +494,27 @@ class Store:
         if task is not None:
             query += " AND task = ?"
             params += (task,)
-        rows = self._connection.execute(query + " ORDER BY task, number", params).fetchall()
+        rows = self._all(query + " ORDER BY task, number", params)
         return [AttemptRecord(*tuple(row)) for row in rows]
 
     def require_task(self, session_id: int | str, task: str) -> None:
         """Raise :class:`UnknownTaskError` unless the session has ``task``."""
-        row = self._connection.execute(
+        row = self._one(
             "SELECT 1 FROM tasks WHERE session_id = ? AND name = ?",
             (_session_number(session_id), task),
-        ).fetchone()
+        )
         if row is None:
             raise UnknownTaskError(task, [t.name for t in self.tasks(session_id)])
 
     # -- events, samples ---------------------------------------------------------------
 
-    def events(
-        self, session_id: int | str, after: int = 0, limit: int = 10_000
-    ) -> list[Event]:
+    def events(self, session_id: int | str, after: int = 0, limit: int = 10_000) -> list[Event]:
         """Events of the session with ``seq > after``, oldest first."""
-        rows = self._connection.execute(
+        rows = self._all(
             "SELECT seq, at, kind, task, attempt, data FROM events "
             "WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
             (_session_number(session_id), after, limit),
-        ).fetchall()
+        )
         sid = str(_session_number(session_id))
         return [
             Event(r[0], r[1], sid, EventKind(r[2]), r[3], r[4], json.loads(r[5]) if r[5] else {})
@@ -499,23 +523,26 @@ class Store:
 
     def last_seq(self, session_id: int | str) -> int:
         """The highest event sequence number recorded for the session."""
-        row = self._connection.execute(
+        row = self._one(
             "SELECT MAX(seq) FROM events WHERE session_id = ?", (_session_number(session_id),)
-        ).fetchone()
+        )
         return int(row[0] or 0)
 
     def samples(self, session_id: int | str, limit: int = 120) -> list[dict[str, Any]]:
         """The latest resource samples of the session, oldest first."""
-        rows = self._connection.execute(
+        rows = self._all(
             "SELECT data FROM samples WHERE session_id = ? ORDER BY at DESC LIMIT ?",
             (_session_number(session_id), limit),
-        ).fetchall()
+        )
         return [json.loads(row[0]) for row in reversed(rows)]
 
     # -- commands ----------------------------------------------------------------------
 
     def enqueue(
-        self, session_id: int | str, action: str, task: str | None = None,
+        self,
+        session_id: int | str,
+        action: str,
+        task: str | None = None,
         args: Mapping[str, Any] | None = None,
     ) -> int:
         """Queue a control call for the session's owner; returns the command id."""
@@ -523,16 +550,19 @@ class Store:
             cursor = db.execute(
                 "INSERT INTO commands (session_id, action, task, args, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (_session_number(session_id), action, task, json.dumps(dict(args or {})),
-                 time.time()),
+                (
+                    _session_number(session_id),
+                    action,
+                    task,
+                    json.dumps(dict(args or {})),
+                    time.time(),
+                ),
             )
             return int(cursor.lastrowid or 0)
 
     def command_outcome(self, command_id: int) -> tuple[float | None, str | None]:
         """``(taken_at, outcome)`` of a queued command."""
-        row = self._connection.execute(
-            "SELECT taken_at, outcome FROM commands WHERE id = ?", (command_id,)
-        ).fetchone()
+        row = self._one("SELECT taken_at, outcome FROM commands WHERE id = ?", (command_id,))
         return (row[0], row[1]) if row else (None, None)
 
     # -- housekeeping ------------------------------------------------------------------
@@ -552,7 +582,7 @@ class Store:
 
     def integrity_check(self) -> str:
         """``PRAGMA integrity_check``'s answer (``ok`` when sound)."""
-        return str(self._connection.execute("PRAGMA integrity_check").fetchone()[0])
+        return str(self._one("PRAGMA integrity_check")[0])
 
 
 def _session_number(session_id: int | str) -> int:

@@ -34,3 +34,28 @@ STYLES: dict[TaskStatus, str] = {
 def glyph(state: TaskStatus | str) -> str:
     """The glyph of ``state``."""
     return GLYPHS[TaskStatus(state)]
+
+
+STATE_COLORS: dict[TaskStatus, str] = {
+    TaskStatus.PENDING: "#8a8f98",
+    TaskStatus.READY: "#56b6c2",
+    TaskStatus.RUNNING: "#61afef",
+    TaskStatus.COMPLETED: "#98c379",
+    TaskStatus.FAILED: "#e06c75",
+    TaskStatus.CANCELLED: "#c678dd",
+    TaskStatus.RETRYING: "#e5c07b",
+    TaskStatus.BLOCKED: "#be5046",
+    TaskStatus.SKIPPED: "#5c6370",
+    TaskStatus.PAUSED: "#d19a66",
+}
+"""Default colour of each state; themes override them through the ``state-*`` variables."""
+
+
+def state_variable(state: TaskStatus | str) -> str:
+    """The theme variable holding ``state``'s colour: ``state-running``."""
+    return f"state-{TaskStatus(state).value}"
+
+
+def state_variable_defaults() -> dict[str, str]:
+    """``{"state-running": "#61afef", ...}``: the defaults the app gives every theme."""
+    return {state_variable(state): color for state, color in STATE_COLORS.items()}

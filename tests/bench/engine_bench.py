@@ -16,9 +16,18 @@ of 100) to check that the cost per task stays flat.
 Bars: formicary per task <= 0.5 x Dask's per task at 10,000 tasks (best ``max_parallel``), and
 formicary per task at 100,000 <= 1.3 x its figure at 10,000.
 
+``--persist`` adds, in the same run and the same rotation, formicary with ``persist=True``
+(the session recorded in ``<workspace>/.formicary/state.db`` of a temporary workspace) at
+each ``max_parallel`` (``formicary_persist_p*``), and a persisted 100,000-task run. The
+same two bars apply to the persisted figures, and ``persist_vs_memory`` (persisted per task /
+in-memory per task at ``max_parallel_used``) must stay <= 1.2 (persisting may change the
+figures by under 20%). Every formicary figure is timed to ``wait()`` returning, as above;
+``closed_per_task_us`` also counts ``close()``, which for a persisted session waits until the
+store's writer has committed every event (``persist_vs_memory_closed`` compares those).
+
 Prints one JSON line on stdout; progress goes to stderr.
 
-    python tests/bench/engine_bench.py [--quick]
+    python tests/bench/engine_bench.py [--quick] [--persist]
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ WIDTH = 100
 FAN_IN = 2
 BAR_VS_DASK = 0.5
 BAR_SCALING = 1.3
+BAR_PERSIST_VS_MEMORY = 1.2
 BENCHMOD = "def noop(*args, **kwargs):\n    return None\n"
 
 Edges = list[tuple[str, list[str]]]
@@ -69,23 +79,38 @@ def build_tasks(edges: Edges) -> dict[str, TaskSpec]:
     }
 
 
-async def _run_session(project: ProjectSpec, workflow: WorkflowSpec, workspace: Path) -> float:
+async def _run_session(
+    project: ProjectSpec, workflow: WorkflowSpec, workspace: Path, persist: bool = False
+) -> tuple[float, float]:
     started = time.perf_counter()
-    handle = start_session(project, workflow, workspace=workspace, monitor_interval=None)
+    handle = start_session(
+        project, workflow, workspace=workspace, monitor_interval=None, persist=persist
+    )
     status = await handle.wait()
     elapsed = time.perf_counter() - started
     await handle.close()
+    closed = time.perf_counter() - started
     if status is not SessionStatus.COMPLETED:
         raise RuntimeError(f"formicary session ended {status.value}: {handle.counts()}")
-    return elapsed
+    return elapsed, closed
 
 
-def time_formicary(root: Path, tasks: dict[str, TaskSpec], max_parallel: int) -> float:
-    """Seconds for one formicary session over ``tasks`` (a fresh workflow, so a fresh DAG)."""
+def time_formicary(
+    root: Path,
+    tasks: dict[str, TaskSpec],
+    max_parallel: int,
+    persist: bool = False,
+    closed: list[float] | None = None,
+) -> float:
+    """Seconds for one formicary session over ``tasks`` (a fresh workflow, so a fresh DAG),
+    to ``wait()`` returning; the seconds to ``close()`` returning go to ``closed``."""
     workflow = WorkflowSpec(name="main", tasks=tasks, max_parallel=max_parallel)
     project = ProjectSpec(name="bench", workflows={"main": workflow}, root=root)
     with tempfile.TemporaryDirectory(prefix="formicary-ws-", dir="/tmp") as workspace:
-        return asyncio.run(_run_session(project, workflow, Path(workspace)))
+        elapsed, to_close = asyncio.run(_run_session(project, workflow, Path(workspace), persist))
+    if closed is not None:
+        closed.append(to_close)
+    return elapsed
 
 
 def time_dask(edges: Edges) -> float:
@@ -128,6 +153,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--parallel", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--big-layers", type=int, default=None)
+    parser.add_argument("--persist", action="store_true", help="also run formicary persisted")
     args = parser.parse_args()
     repeats = args.repeats or (1 if args.quick else 3)
     big_layers = args.big_layers or (200 if args.quick else 1000)
@@ -141,15 +167,28 @@ def main() -> None:
         root = Path(folder)
         (root / "benchmod.py").write_text(BENCHMOD, encoding="utf-8")
 
+        closed: dict[str, list[float]] = {}
         contestants: dict[str, Callable[[], float]] = {
-            f"formicary_p{p}": (lambda p=p: time_formicary(root, small_tasks, p))
+            f"formicary_p{p}": (
+                lambda p=p: time_formicary(
+                    root, small_tasks, p, closed=closed.setdefault(f"formicary_p{p}", [])
+                )
+            )
             for p in args.parallel
         }
+        if args.persist:
+            for p in args.parallel:
+                label = f"formicary_persist_p{p}"
+                contestants[label] = lambda p=p, label=label: time_formicary(
+                    root, small_tasks, p, persist=True, closed=closed.setdefault(label, [])
+                )
         contestants["dask"] = lambda: time_dask(small_edges)
         contestants["graphlib"] = lambda: time_graphlib(small_edges)
 
         progress(f"warm-up ({n_small} tasks) ...")
         time_formicary(root, build_tasks(list(layered_edges(2, WIDTH, FAN_IN))), 8)
+        if args.persist:
+            time_formicary(root, build_tasks(list(layered_edges(2, WIDTH, FAN_IN))), 8, True)
         time_dask(list(layered_edges(2, WIDTH, FAN_IN)))
 
         times: dict[str, list[float]] = {}
@@ -177,7 +216,46 @@ def main() -> None:
         progress(f"  formicary: {big_seconds:.2f} s ({big_us:.1f} us/task)")
         scaling = big_us / small_us[best_label]
 
+        persisted: dict[str, Any] = {}
+        if args.persist:
+            persist_labels = [f"formicary_persist_p{p}" for p in args.parallel]
+            best_persist = min(persist_labels, key=small_us.__getitem__)
+            persist_parallel = int(best_persist.removeprefix("formicary_persist_p"))
+            progress(f"big persisted run: {n_big} tasks at max_parallel={persist_parallel} ...")
+            gc.collect()
+            big_closed: list[float] = []
+            big_persist_seconds = time_formicary(
+                root, big_tasks, persist_parallel, persist=True, closed=big_closed
+            )
+            big_persist_us = big_persist_seconds / n_big * 1e6
+            progress(
+                f"  formicary persisted: {big_persist_seconds:.2f} s ({big_persist_us:.1f} "
+                f"us/task), {big_closed[0]:.2f} s to close"
+            )
+            same_p = f"formicary_persist_p{best_parallel}"
+            persisted = {
+                "persist_vs_dask": round(small_us[best_persist] / small_us["dask"], 3),
+                "persist_max_parallel_used": persist_parallel,
+                "persist_vs_memory": round(small_us[same_p] / small_us[best_label], 3),
+                "persist_vs_memory_closed": round(
+                    statistics.median(closed[same_p]) / statistics.median(closed[best_label]), 3
+                ),
+                "big_per_task_us_persist": round(big_persist_us, 2),
+                "big_closed_per_task_us_persist": round(big_closed[0] / n_big * 1e6, 2),
+                "big_vs_small_persist": round(big_persist_us / small_us[best_persist], 3),
+                "big_persist_vs_memory": round(big_persist_us / big_us, 3),
+            }
+            small_us["formicary_persist"] = small_us[best_persist]
+            persisted["ok_persist_vs_dask"] = persisted["persist_vs_dask"] <= BAR_VS_DASK
+            persisted["ok_persist_scaling"] = persisted["big_vs_small_persist"] <= BAR_SCALING
+            persisted["ok_persist_vs_memory"] = (
+                persisted["persist_vs_memory"] <= BAR_PERSIST_VS_MEMORY
+            )
+            persisted["bar_persist_vs_memory"] = BAR_PERSIST_VS_MEMORY
+
     ok = ratio_vs_dask <= BAR_VS_DASK and scaling <= BAR_SCALING
+    ok = ok and all(value for key, value in persisted.items() if key.startswith("ok_"))
+    closed_us = {label: per_task_us(seconds, n_small) for label, seconds in closed.items()}
     print(
         json.dumps(
             {
@@ -198,6 +276,9 @@ def main() -> None:
                 "bar_big_vs_small": BAR_SCALING,
                 "ok_vs_dask": ratio_vs_dask <= BAR_VS_DASK,
                 "ok_scaling": scaling <= BAR_SCALING,
+                "persist": args.persist,
+                "closed_per_task_us": closed_us,
+                **persisted,
                 "ok": ok,
             }
         )

@@ -12,9 +12,16 @@ The two alternate (which goes first flips each repeat); the figures are medians.
 
 Bar: formicary's wall time <= 1.2 x the bare loop's.
 
+``--persist`` adds, in the same run, formicary with ``persist=True`` (recorded in the
+temporary workspace's ``.formicary/state.db``); the three then rotate (each goes first once
+in three repeats). The same bar applies to the persisted run (``persist_ratio``), and
+``persist_vs_memory`` (persisted / in-memory wall time) must stay <= 1.2 (persisting may
+change the figures by under 20%). Wall times run to ``wait()`` returning; ``closed_s`` also
+counts ``close()``, which for a persisted session waits until every event is committed.
+
 Prints one JSON line on stdout; progress goes to stderr.
 
-    python tests/bench/subprocess_bench.py [--quick]
+    python tests/bench/subprocess_bench.py [--quick] [--persist]
 """
 
 from __future__ import annotations
@@ -35,30 +42,42 @@ from engine.specs import ProjectSpec, TaskSpec, WorkflowSpec
 
 PARALLEL = 8
 BAR_RATIO = 1.2
+BAR_PERSIST_VS_MEMORY = 1.2
 
 
 def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-async def _formicary(project: ProjectSpec, workflow: WorkflowSpec, workspace: Path) -> float:
+async def _formicary(
+    project: ProjectSpec, workflow: WorkflowSpec, workspace: Path, persist: bool = False
+) -> tuple[float, float]:
     started = time.perf_counter()
-    handle = start_session(project, workflow, workspace=workspace, monitor_interval=None)
+    handle = start_session(
+        project, workflow, workspace=workspace, monitor_interval=None, persist=persist
+    )
     status = await handle.wait()
     elapsed = time.perf_counter() - started
     await handle.close()
+    closed = time.perf_counter() - started
     if status is not SessionStatus.COMPLETED:
         raise RuntimeError(f"formicary session ended {status.value}: {handle.counts()}")
-    return elapsed
+    return elapsed, closed
 
 
-def time_formicary(root: Path, n_tasks: int) -> float:
-    """Seconds for a formicary session of ``n_tasks`` independent ``true`` tasks."""
+def time_formicary(
+    root: Path, n_tasks: int, persist: bool = False, closed: list[float] | None = None
+) -> float:
+    """Seconds for a formicary session of ``n_tasks`` independent ``true`` tasks, to
+    ``wait()`` returning; the seconds to ``close()`` returning go to ``closed``."""
     tasks = {f"t{i}": TaskSpec(name=f"t{i}", run="true") for i in range(n_tasks)}
     workflow = WorkflowSpec(name="main", tasks=tasks, max_parallel=PARALLEL)
     project = ProjectSpec(name="bench", workflows={"main": workflow}, root=root)
     with tempfile.TemporaryDirectory(prefix="formicary-ws-", dir="/tmp") as workspace:
-        return asyncio.run(_formicary(project, workflow, Path(workspace)))
+        elapsed, to_close = asyncio.run(_formicary(project, workflow, Path(workspace), persist))
+    if closed is not None:
+        closed.append(to_close)
+    return elapsed
 
 
 async def _bare(n_tasks: int) -> float:
@@ -96,22 +115,36 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="200 tasks, one repeat")
     parser.add_argument("--tasks", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--persist", action="store_true", help="also run formicary persisted")
     args = parser.parse_args()
     n_tasks = args.tasks or (200 if args.quick else 1000)
     repeats = args.repeats or (1 if args.quick else 3)
 
     times: dict[str, list[float]] = {"formicary": [], "bare": []}
+    closed: dict[str, list[float]] = {"formicary": []}
     with tempfile.TemporaryDirectory(prefix="formicary-bench-", dir="/tmp") as folder:
         root = Path(folder)
         runners = {
-            "formicary": lambda: time_formicary(root, n_tasks),
+            "formicary": lambda: time_formicary(root, n_tasks, closed=closed["formicary"]),
             "bare": lambda: time_bare(n_tasks),
         }
+        if args.persist:
+            times["formicary_persist"] = []
+            closed["formicary_persist"] = []
+            runners["formicary_persist"] = lambda: time_formicary(
+                root, n_tasks, persist=True, closed=closed["formicary_persist"]
+            )
         progress("warm-up ...")
         time_formicary(root, 20)
         time_bare(20)
+        if args.persist:
+            time_formicary(root, 20, persist=True)
+        labels = list(runners)
         for repeat in range(repeats):
-            order = ["formicary", "bare"] if repeat % 2 == 0 else ["bare", "formicary"]
+            if args.persist:
+                order = labels[repeat % 3 :] + labels[: repeat % 3]
+            else:
+                order = ["formicary", "bare"] if repeat % 2 == 0 else ["bare", "formicary"]
             progress(f"repeat {repeat + 1}/{repeats}: {order}")
             for label in order:
                 gc.collect()
@@ -122,6 +155,26 @@ def main() -> None:
     formicary = statistics.median(times["formicary"])
     bare = statistics.median(times["bare"])
     ratio = formicary / bare
+    persisted: dict[str, object] = {}
+    ok = ratio <= BAR_RATIO
+    if args.persist:
+        persist = statistics.median(times["formicary_persist"])
+        persisted = {
+            "formicary_persist_s": round(persist, 3),
+            "formicary_persist_ms_per_task": round(persist / n_tasks * 1e3, 3),
+            "persist_ratio": round(persist / bare, 3),
+            "persist_vs_memory": round(persist / formicary, 3),
+            "persist_vs_memory_closed": round(
+                statistics.median(closed["formicary_persist"])
+                / statistics.median(closed["formicary"]),
+                3,
+            ),
+            "bar_persist_vs_memory": BAR_PERSIST_VS_MEMORY,
+            "ok_ratio": ratio <= BAR_RATIO,
+            "ok_persist_ratio": persist / bare <= BAR_RATIO,
+            "ok_persist_vs_memory": persist / formicary <= BAR_PERSIST_VS_MEMORY,
+        }
+        ok = ok and persist / bare <= BAR_RATIO and persist / formicary <= BAR_PERSIST_VS_MEMORY
     print(
         json.dumps(
             {
@@ -137,7 +190,12 @@ def main() -> None:
                 "runs_s": {label: [round(t, 3) for t in runs] for label, runs in times.items()},
                 "ratio": round(ratio, 3),
                 "bar_ratio": BAR_RATIO,
-                "ok": ratio <= BAR_RATIO,
+                "persist": args.persist,
+                "closed_s": {
+                    label: round(statistics.median(runs), 3) for label, runs in closed.items()
+                },
+                **persisted,
+                "ok": ok,
             }
         )
     )

@@ -9,13 +9,13 @@ import sys
 from collections.abc import Sequence
 
 from engine.errors import DefinitionError, FormicaryError
-from tui.cli import control, new, run, sessions, validate
+from tui.cli import control, dash, new, run, sessions, validate
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
-COMMANDS = (run, sessions, control, validate, new)
+COMMANDS = (dash, run, sessions, control, validate, new)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,206 @@
+"""The dashboard driven with Pilot: one test per action a user takes."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from engine.model import TaskStatus
+from tests.conftest import SAMPLES
+from tests.test_cli_foundation import FORMICARY
+from tui.app import FormicaryApp
+from tui.screens.main import MainScreen
+from tui.screens.sessions import SessionsScreen
+from tui.widgets.project_tree import ProjectTree
+from tui.widgets.queue import TaskQueue
+
+SIZE = (160, 50)
+
+
+@pytest.fixture
+def samples(tmp_path: Path) -> Path:
+    """A private copy of sample_projects (runs write outputs into project folders)."""
+    target = tmp_path / "samples"
+    shutil.copytree(SAMPLES, target, ignore=shutil.ignore_patterns("out", ".chaos", "dist"))
+    return target
+
+
+async def until(pilot: Pilot[int], condition: Callable[[], bool], timeout: float = 60) -> None:
+    """Let the app run until ``condition()`` holds; fail after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "the dashboard never got there"
+        await pilot.pause(0.05)
+
+
+def main_screen(app: FormicaryApp) -> MainScreen:
+    screen = next(s for s in app.screen_stack if isinstance(s, MainScreen))
+    return screen
+
+
+async def open_workflow(pilot: Pilot[int], project: str, workflow: str) -> MainScreen:
+    app = pilot.app
+    assert isinstance(app, FormicaryApp)
+    await until(pilot, lambda: any(isinstance(s, MainScreen) for s in app.screen_stack))
+    main = main_screen(app)
+    main.query_one(ProjectTree).select_workflow(project, workflow)
+    await until(
+        pilot,
+        lambda: (
+            main.view is not None
+            and (main.view.project, main.view.workflow.name) == (project, workflow)
+        ),
+    )
+    return main
+
+
+def state(main: MainScreen, task: str) -> TaskStatus:
+    view = main.view
+    assert view is not None
+    return view.tasks[task].state
+
+
+async def test_start_a_sample_workflow_and_see_it_complete(samples: Path) -> None:
+    app = FormicaryApp(samples)
+    async with app.run_test(size=SIZE) as pilot:
+        main = await open_workflow(pilot, "ai-analysis", "analyze")
+        await pilot.press("s")
+        await until(pilot, lambda: main.current is not None and main.view.status == "completed")
+        view = main.view
+        assert view is not None
+        assert {row.state for row in view.tasks.values()} == {TaskStatus.COMPLETED}
+        queue = main.query_one(TaskQueue)
+        assert queue.row_count == len(view.tasks)
+
+
+async def test_retry_after_fixing_makes_the_chaos_task_pass(samples: Path) -> None:
+    app = FormicaryApp(samples)
+    async with app.run_test(size=SIZE) as pilot:
+        main = await open_workflow(pilot, "chaos", "demo")
+        await pilot.press("s")
+        await until(
+            pilot,
+            lambda: main.current is not None and state(main, "needs_fix") is TaskStatus.FAILED,
+        )
+        (samples / "chaos" / ".chaos" / "fixed").touch()
+        main.go_to_task("needs_fix")
+        main.query_one(TaskQueue).focus()
+        await pilot.press("r")
+        await until(pilot, lambda: state(main, "needs_fix") is TaskStatus.COMPLETED)
+        await until(pilot, lambda: state(main, "after_fix") is TaskStatus.COMPLETED)
+        main.go_to_task("long_job")
+        main.query_one(TaskQueue).focus()
+        await pilot.press("x")
+        await pilot.press("y")
+        await until(pilot, lambda: main.view.finished)
+
+
+async def test_cancel_a_long_task_after_confirming(samples: Path) -> None:
+    app = FormicaryApp(samples)
+    async with app.run_test(size=SIZE) as pilot:
+        main = await open_workflow(pilot, "chaos", "demo")
+        await pilot.press("s")
+        await until(
+            pilot,
+            lambda: main.current is not None and state(main, "long_job") is TaskStatus.RUNNING,
+        )
+        main.go_to_task("long_job")
+        main.query_one(TaskQueue).focus()
+        await pilot.press("x")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "ConfirmScreen")
+        text = " ".join(str(w.render()) for w in app.screen.query("Static"))
+        assert "long_job" in text
+        await pilot.press("y")
+        await until(pilot, lambda: state(main, "long_job") is TaskStatus.CANCELLED)
+        await until(pilot, lambda: main.view.finished)
+        assert main.current is not None and main.current.handle is not None
+        history = main.current.handle.history("long_job")
+        assert history[-1].outcome == "cancelled"
+
+
+async def test_pause_stops_dispatch_and_pause_again_resumes(samples: Path) -> None:
+    app = FormicaryApp(samples)
+    async with app.run_test(size=SIZE) as pilot:
+        main = await open_workflow(pilot, "ml-sweep", "sweep")
+        await pilot.press("s")
+        await until(pilot, lambda: main.current is not None)
+        await pilot.press("p")
+        await until(pilot, lambda: main.view.status == "paused")
+        watched = main.current
+        assert watched is not None and watched.handle is not None
+        await until(pilot, lambda: watched.handle.counts().get(TaskStatus.RUNNING, 0) == 0)
+        waiting = watched.handle.counts().get(TaskStatus.READY, 0) + watched.handle.counts().get(
+            TaskStatus.PENDING, 0
+        )
+        assert waiting > 0
+        started = sum(row.attempt for row in main.view.tasks.values())
+        await pilot.pause(0.3)
+        assert sum(row.attempt for row in main.view.tasks.values()) == started
+        await pilot.press("p")
+        await until(pilot, lambda: main.view.status in ("running", "completed"))
+        await until(pilot, lambda: main.view.status == "completed", timeout=90)
+
+
+async def test_slash_filters_the_queue(samples: Path) -> None:
+    app = FormicaryApp(samples)
+    async with app.run_test(size=SIZE) as pilot:
+        main = await open_workflow(pilot, "ml-sweep", "sweep")
+        queue = main.query_one(TaskQueue)
+        total = queue.row_count
+        await pilot.press("3", "slash")
+        await pilot.press(*"trial_1")
+        await until(pilot, lambda: queue.row_count < total)
+        shown = sorted(str(key.value) for key in queue.rows)
+        assert shown == ["trial_10", "trial_11", "trial_12"]
+        await pilot.press("escape")
+        await until(pilot, lambda: queue.row_count == total)
+
+
+async def test_sessions_screen_shows_and_retries_another_process_run(samples: Path) -> None:
+    engine = subprocess.Popen(
+        [FORMICARY, "-w", str(samples), "run", "chaos", "--plain"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        app = FormicaryApp(samples)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: any(isinstance(s, MainScreen) for s in app.screen_stack))
+            await until(pilot, lambda: main_screen(app).bridge.has_store())
+            await pilot.press("S")
+            await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
+            screen = app.screen
+            assert isinstance(screen, SessionsScreen)
+            store = main_screen(app).bridge.store
+
+            def needs_fix() -> str:
+                return {t.name: t.state for t in store.tasks(1)}.get("needs_fix", "")
+
+            await until(pilot, lambda: "1" in screen._records)
+            await until(pilot, lambda: needs_fix() == "failed")
+            await until(pilot, lambda: screen._records["1"].shown_status == "running")
+            (samples / "chaos" / ".chaos" / "fixed").touch()
+            await pilot.press("r")
+            await until(pilot, lambda: needs_fix() == "completed")
+            await pilot.press("enter")
+            main = main_screen(app)
+            await until(pilot, lambda: main.current is not None and main.current.session_id == "1")
+            assert not main.current.embedded
+            await until(pilot, lambda: state(main, "needs_fix") is TaskStatus.COMPLETED)
+            main.go_to_task("long_job")
+            main.query_one(TaskQueue).focus()
+            await pilot.press("x", "y")
+            await until(pilot, lambda: state(main, "long_job") is TaskStatus.CANCELLED)
+        assert engine.wait(timeout=60) == 1
+    finally:
+        if engine.poll() is None:
+            engine.terminate()
+            engine.wait(timeout=30)

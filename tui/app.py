@@ -1,0 +1,99 @@
+"""The Textual app: composition, theme variables, and the engine-to-UI bridge. Screens hold
+the behaviour; this stays thin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+
+from tui.bridge import EngineBridge, SessionUpdated, StoreChanged
+from tui.commands import FormicaryCommands
+from tui.glyphs import state_variable_defaults
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.help import HelpScreen, describe_bindings
+from tui.screens.main import MainScreen
+
+
+class FormicaryApp(App[int]):
+    """``formicary dash``: the dashboard of one workspace.
+
+    | Key | Action |
+    | :- | :- |
+    | ? | Help: every binding. |
+    | t | Next theme. |
+    | ctrl+p | Command palette. |
+    | q | Quit (asks while this dashboard runs work). |
+    """
+
+    TITLE = "formicary"
+    COMMANDS = App.COMMANDS | {FormicaryCommands}
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("t", "next_theme", "Theme", show=False, id="app.theme"),
+        Binding("q", "quit_dashboard", "Quit", id="app.quit"),
+    ]
+
+    def __init__(self, workspace: Path) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.bridge: EngineBridge | None = None
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """Every task state's colour is a theme variable (``$state-running``...)."""
+        return {**super().get_theme_variable_defaults(), **state_variable_defaults()}
+
+    def on_mount(self) -> None:
+        self.bridge = EngineBridge(self.workspace, self.post_message)
+        self.push_screen(MainScreen(self.bridge))
+
+    def on_session_updated(self, message: SessionUpdated) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                screen.session_updated(message.session_id, message.changes)
+
+    async def on_store_changed(self, _message: StoreChanged) -> None:
+        from tui.screens.sessions import SessionsScreen
+
+        if isinstance(self.screen, SessionsScreen):
+            await self.screen.store_changed()
+
+    def action_help(self) -> None:
+        """Show every binding."""
+        focused = self.focused
+        sources = [self.screen, focused, self] if focused is not None else [self.screen, self]
+        self.push_screen(HelpScreen(describe_bindings(*sources)))
+
+    def action_next_theme(self) -> None:
+        """Switch to the next theme."""
+        names = sorted(self.available_themes)
+        self.theme = names[(names.index(self.theme) + 1) % len(names)]
+        self.notify(f"theme: {self.theme}", timeout=2)
+
+    def action_quit_dashboard(self) -> None:
+        """Quit; while this dashboard runs sessions, ask first (quitting cancels them)."""
+        running = self.bridge.running_here() if self.bridge is not None else []
+        if not running:
+            self.exit(0)
+            return
+        items = [
+            f"session {w.session_id}: {w.view.project}:{w.view.workflow.name}" for w in running
+        ]
+
+        def decided(yes: bool | None) -> None:
+            if yes:
+                self.exit(0)
+
+        self.push_screen(
+            ConfirmScreen(
+                "Quit? These sessions run in this dashboard and will be cancelled.",
+                items,
+                confirm_label="Quit",
+            ),
+            decided,
+        )
+
+    async def on_unmount(self) -> None:
+        if self.bridge is not None:
+            await self.bridge.close()

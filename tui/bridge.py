@@ -1,0 +1,358 @@
+"""The bridge between the engine and the widgets.
+
+It owns the workspace's definitions, the store, and every session on screen: sessions this
+process runs (their events come straight from the engine's bus) and sessions another
+process runs (their events are tailed from the store when it changes on disk). Events reach
+the UI in frame-sized batches, at most 20 a second, as :class:`SessionUpdated` messages.
+Nothing here polls while nothing happens: the bus wakes embedded pumps, and file-system
+notifications (watchfiles) wake the store tails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from textual.message import Message
+
+from engine.control import AttachedSession, SessionHandle, attach, run_command
+from engine.definitions import DEFINITION_FILE, Workspace, load_workspace, parse_project
+from engine.errors import FormicaryError
+from engine.model import SessionStatus, TaskStatus
+from engine.recovery import adopt, find_orphan
+from engine.runtime import start_session
+from engine.specs import ProjectSpec, WorkflowSpec
+from engine.store import ORPHAN_AFTER, AttemptRecord, SessionRecord, Store, db_path, state_dir
+from tui.state import SessionView
+
+log = logging.getLogger(__name__)
+
+FRAME = 0.05
+"""Seconds between two batches of the same session: at most 20 repaints a second."""
+
+
+class SessionUpdated(Message):
+    """A batch of a session's events was applied to its view."""
+
+    def __init__(self, session_id: str, changes: Any) -> None:
+        self.session_id = session_id
+        self.changes = changes
+        super().__init__()
+
+
+class StoreChanged(Message):
+    """The store changed on disk (a session started, advanced or ended somewhere)."""
+
+
+@dataclass
+class WatchedSession:
+    """A session on screen: its view, and the handle that controls it."""
+
+    view: SessionView
+    handle: SessionHandle | None = None
+    attached: AttachedSession | None = None
+    pump: asyncio.Task[None] | None = None
+
+    @property
+    def session_id(self) -> str:
+        """The session's id."""
+        return self.view.session_id
+
+    @property
+    def embedded(self) -> bool:
+        """True when this process runs the session."""
+        return self.handle is not None
+
+    async def control(self, action: str, task: str | None = None, **args: Any) -> str:
+        """Apply a control call; returns its outcome in words.
+
+        Raises:
+            FormicaryError: The call is not allowed (unknown task, wrong state...).
+        """
+        if self.handle is not None:
+            return run_command(self.handle, action, task, args)
+        assert self.attached is not None
+        if task is not None:
+            self.attached.store.require_task(self.attached.id, task)
+        command = self.attached.store.enqueue(self.attached.id, action, task, args)
+        outcome = await self.attached.outcome(command, timeout=5.0)
+        if outcome is None:
+            return "queued: the session's engine has not answered yet"
+        if outcome.startswith("error: "):
+            raise FormicaryError(outcome.removeprefix("error: "))
+        return outcome
+
+    def waiting_on(self, task: str) -> str:
+        """Why ``task`` is not running yet, in words."""
+        if self.handle is not None:
+            return self.handle.waiting_on(task)
+        row = self.view.tasks[task]
+        if row.held:
+            return "held by the user"
+        if self.view.status == "paused":
+            return "the session is paused"
+        pending = [
+            dep
+            for dep in row.depends_on
+            if self.view.tasks[dep].state not in (TaskStatus.COMPLETED, TaskStatus.SKIPPED)
+        ]
+        if pending:
+            return "waiting for " + ", ".join(pending)
+        return ""
+
+
+class EngineBridge:
+    """Definitions, store and sessions of one workspace, for the dashboard.
+
+    Args:
+        root: The workspace folder.
+        post: Delivers messages to the app (``App.post_message``).
+    """
+
+    def __init__(self, root: Path, post: Callable[[Message], object]) -> None:
+        self.root = root.resolve()
+        self._post = post
+        self.workspace: Workspace = load_workspace(self.root)
+        self._store: Store | None = None
+        self.sessions: dict[str, WatchedSession] = {}
+        self._tick = asyncio.Event()
+        self._watcher: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+
+    # -- store ---------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        """The workspace's store (created on first use)."""
+        if self._store is None:
+            self._store = Store.for_workspace(self.root)
+        return self._store
+
+    def has_store(self) -> bool:
+        """True once the workspace has a state.db."""
+        return self._store is not None or db_path(self.root).exists()
+
+    async def read(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Run a store read off the UI thread."""
+        return await asyncio.to_thread(function, *args)
+
+    def start_watching(self) -> None:
+        """Begin following changes of the store on disk (idempotent)."""
+        if self._watcher is None:
+            self._watcher = asyncio.get_running_loop().create_task(self._watch_store())
+
+    async def _watch_store(self) -> None:
+        from watchfiles import awatch
+
+        folder = state_dir(self.root)
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            async for _ in awatch(
+                folder,
+                watch_filter=lambda _change, path: Path(path).name.startswith("state.db"),
+                debounce=50,
+                step=50,
+                stop_event=self._stop,
+                recursive=False,
+            ):
+                self._store_changed()
+        except Exception:  # pragma: no cover - no inotify: fall back to a slow poll
+            log.warning("watching %s failed; polling it instead", folder, exc_info=True)
+            while not self._stop.is_set():
+                await asyncio.sleep(0.5)
+                self._store_changed()
+
+    def _store_changed(self) -> None:
+        """Wake every tail waiting for the store (each waits on the tick it saw last)."""
+        tick, self._tick = self._tick, asyncio.Event()
+        tick.set()
+        self._post(StoreChanged())
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def latest(self, project: str, workflow: str) -> SessionRecord | None:
+        """The most recent session of ``project:workflow`` in the store."""
+        if not self.has_store():
+            return None
+        for record in self.store.sessions(limit=500):
+            if record.project == project and record.workflow == workflow:
+                return record
+        return None
+
+    def start(
+        self, project: ProjectSpec, workflow: WorkflowSpec, params: dict[str, Any] | None = None
+    ) -> WatchedSession:
+        """Run ``workflow`` in this process (persisted) and watch it."""
+        handle = start_session(project, workflow, params or {}, workspace=self.root, persist=True)
+        return self._embed(handle)
+
+    def adopt(self, session_id: str | None) -> WatchedSession:
+        """Take over an orphaned session and run it here."""
+        record = find_orphan(self.store, session_id)
+        existing = self.sessions.pop(str(record.id), None)
+        if existing is not None and existing.pump is not None:
+            existing.pump.cancel()
+        handle = adopt(self.root, record, Store.for_workspace(self.root))
+        return self._embed(handle)
+
+    def _embed(self, handle: SessionHandle) -> WatchedSession:
+        scheduler = handle.scheduler
+        subscription = handle.subscribe(maxsize=50_000)
+        view = SessionView(
+            handle.session_id,
+            handle.project,
+            scheduler.workflow,
+            status=handle.status.value,
+            started_at=scheduler.started_at,
+            capacity=scheduler.pools.capacity,
+            embedded=True,
+        )
+        view.booked = dict(scheduler.pools.booked)
+        for task in handle.tasks():
+            last = task.last
+            view.set_task(
+                task.name,
+                state=task.state,
+                attempt=task.attempts,
+                held=task.held,
+                started_at=task.started_at or (last.started_at if last else None),
+                ended_at=last.ended_at if last and task.started_at is None else None,
+                exit_code=last.exit_code if last else None,
+                reason=last.reason if last else "",
+                log_path=last.log_path if last else None,
+            )
+        watched = WatchedSession(view, handle=handle)
+        self.sessions[view.session_id] = watched
+        watched.pump = asyncio.get_running_loop().create_task(
+            self._pump_embedded(watched, subscription)
+        )
+        return watched
+
+    async def _pump_embedded(self, watched: WatchedSession, subscription: Any) -> None:
+        view = watched.view
+        try:
+            while True:
+                await subscription.wait()
+                events = subscription.drain()
+                if not events and subscription.closed:
+                    return
+                view.dropped = subscription.dropped
+                changes = view.apply(events)
+                if changes:
+                    self._post(SessionUpdated(view.session_id, changes))
+                await asyncio.sleep(FRAME)
+        finally:
+            subscription.close()
+
+    async def watch(self, session_id: str) -> WatchedSession:
+        """The session with this id, watched from now on (embedded or attached)."""
+        existing = self.sessions.get(str(session_id))
+        if existing is not None:
+            return existing
+        attached = attach(self.root, session_id)
+        record = await self.read(self.store.session, session_id)
+        workflow = await self.read(self._workflow_of, record)
+        view = SessionView(
+            str(record.id),
+            record.project,
+            workflow,
+            status=record.shown_status,
+            started_at=record.started_at,
+            ended_at=record.ended_at,
+            embedded=False,
+        )
+        view.last_seq = record.last_seq
+        tasks = await self.read(self.store.tasks, record.id)
+        attempts: list[AttemptRecord] = await self.read(self.store.attempts, record.id)
+        latest = {attempt.task: attempt for attempt in attempts}
+        for task in tasks:
+            if task.name not in view.tasks:
+                continue
+            attempt = latest.get(task.name)
+            view.set_task(
+                task.name,
+                state=TaskStatus(task.state),
+                attempt=task.attempts,
+                held=task.held,
+                reason=task.reason,
+                started_at=attempt.started_at if attempt else None,
+                ended_at=attempt.ended_at if attempt else None,
+                exit_code=attempt.exit_code if attempt else None,
+                log_path=attempt.log_path if attempt else None,
+                worker=attempt.worker if attempt else None,
+            )
+        samples = await self.read(self.store.samples, record.id, 120)
+        if samples:
+            last = samples[-1]
+            view.capacity = dict(last.get("capacity", {}))
+            view.booked = dict(last.get("booked", {}))
+        watched = WatchedSession(view, attached=attached)
+        self.sessions[view.session_id] = watched
+        self.start_watching()
+        watched.pump = asyncio.get_running_loop().create_task(self._pump_attached(watched))
+        return watched
+
+    def _workflow_of(self, record: SessionRecord) -> WorkflowSpec:
+        document = json.loads(self.store.definition(record.id))
+        project = parse_project(document, Path(record.project_root) / DEFINITION_FILE)
+        return project.workflows[record.workflow]
+
+    async def _pump_attached(self, watched: WatchedSession) -> None:
+        view = watched.view
+        while True:
+            tick = self._tick
+            events = await self.read(self.store.events, int(view.session_id), view.last_seq)
+            if events:
+                changes = view.apply(events)
+                if changes:
+                    self._post(SessionUpdated(view.session_id, changes))
+                await asyncio.sleep(FRAME)
+                continue
+            record = await self.read(self.store.session, view.session_id)
+            shown = record.shown_status
+            if shown != view.status and shown == SessionStatus.ORPHANED.value:
+                view.status = shown
+                self._post(SessionUpdated(view.session_id, None))
+            if record.status.is_final or shown == SessionStatus.ORPHANED.value:
+                await tick.wait()
+            else:
+                # A live owner writes a heartbeat every second; silence means it may have
+                # died, which no file event announces, so look again after a while.
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(tick.wait(), ORPHAN_AFTER)
+
+    def forget(self, session_id: str) -> None:
+        """Stop watching a session another process runs (embedded ones keep running)."""
+        watched = self.sessions.get(session_id)
+        if watched is not None and not watched.embedded:
+            if watched.pump is not None:
+                watched.pump.cancel()
+            del self.sessions[session_id]
+
+    def running_here(self) -> list[WatchedSession]:
+        """Sessions this process runs that have not finished."""
+        return [w for w in self.sessions.values() if w.handle is not None and not w.handle.finished]
+
+    async def close(self) -> None:
+        """Cancel the sessions this process runs (waiting until their processes ended) and
+        stop watching."""
+        self._stop.set()
+        for watched in list(self.sessions.values()):
+            if watched.handle is not None:
+                with contextlib.suppress(Exception):
+                    await watched.handle.close()
+            if watched.pump is not None:
+                watched.pump.cancel()
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._watcher
+        if self._store is not None:
+            self._store.close()
+            self._store = None

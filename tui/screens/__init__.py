@@ -1,0 +1,1 @@
+"""The dashboard's screens: main, sessions, task detail, help, and the confirm modal."""

@@ -1,0 +1,454 @@
+"""The main screen: projects, the live graph, the task queue, resources and the log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Log
+
+from engine.errors import FormicaryError
+from engine.model import TaskStatus
+from tui.bridge import EngineBridge, WatchedSession
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.sessions import SessionsScreen
+from tui.screens.task_detail import TaskDetailScreen
+from tui.state import Changes, SessionView
+from tui.widgets.graph import DagGraph
+from tui.widgets.project_tree import ProjectTree
+from tui.widgets.queue import TaskQueue
+from tui.widgets.resources import ResourcePane
+from tui.widgets.status_header import StatusHeader
+from tui.widgets.task_log import TaskLog
+
+
+class MainScreen(Screen[None]):
+    """Where a user spends their time. Every action works on the selected workflow, the
+    session on screen, and the task under the cursor.
+
+    | Key | Action |
+    | :- | :- |
+    | s | Start the selected workflow. |
+    | p | Pause or resume the session. |
+    | r / R | Retry the task / every failed task. |
+    | x / X | Cancel the task / the session (asks first). |
+    | enter | Task details. |
+    | l / f | Focus the log / follow it. |
+    | / | Filter the queue. |
+    | 1-4 | Focus projects, graph, queue, log. |
+    | S | Sessions. |
+    """
+
+    BINDINGS = [
+        Binding("s", "start", "Start", id="main.start"),
+        Binding("p", "pause", "Pause", id="main.pause"),
+        Binding("r", "retry", "Retry", id="main.retry"),
+        Binding("R", "retry_all", "Retry failed", show=False, id="main.retry_all"),
+        Binding("x", "cancel_task", "Cancel", id="main.cancel"),
+        Binding("X", "cancel_session", "Cancel session", show=False, id="main.cancel_session"),
+        Binding("enter", "details", "Details", show=False, id="main.details"),
+        Binding("l", "focus_log", "Logs", id="main.logs"),
+        Binding("f", "follow", "Follow", show=False, id="main.follow"),
+        Binding("slash", "filter", "Filter", id="main.filter"),
+        Binding("S", "sessions", "Sessions", id="main.sessions"),
+        Binding("1", "focus_pane('projects')", "Projects", show=False, id="main.focus1"),
+        Binding("2", "focus_pane('graph')", "Graph", show=False, id="main.focus2"),
+        Binding("3", "focus_pane('queue')", "Queue", show=False, id="main.focus3"),
+        Binding("4", "focus_pane('log')", "Log", show=False, id="main.focus4"),
+        Binding("escape", "clear_filter", show=False, id="main.escape"),
+    ]
+
+    DEFAULT_CSS = """
+    MainScreen #body {
+        height: 1fr;
+    }
+    MainScreen #center {
+        width: 1fr;
+    }
+    MainScreen DagGraph {
+        height: 1fr;
+        border: round $panel-lighten-2;
+    }
+    MainScreen TaskQueue {
+        height: 1fr;
+        border: round $panel-lighten-2;
+    }
+    MainScreen DagGraph:focus, MainScreen TaskQueue:focus {
+        border: round $accent;
+    }
+    MainScreen #filter {
+        display: none;
+        height: 3;
+    }
+    MainScreen #filter.shown {
+        display: block;
+    }
+    MainScreen ResourcePane {
+        width: 30;
+    }
+    MainScreen TaskLog {
+        height: 12;
+    }
+    """
+
+    def __init__(self, bridge: EngineBridge) -> None:
+        super().__init__()
+        self.bridge = bridge
+        self.current: WatchedSession | None = None
+        self._preview: SessionView | None = None
+        self._selected: tuple[str, str] | None = None
+        self._shown_task: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(_short(self.bridge.root), id="header")
+        with Horizontal(id="body"):
+            yield ProjectTree(id="projects")
+            with Vertical(id="center"):
+                yield DagGraph(id="graph")
+                yield Input(placeholder="filter tasks by name or state", id="filter")
+                yield TaskQueue(id="queue")
+            yield ResourcePane(id="resources")
+        yield TaskLog(id="log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DagGraph).border_title = "2 Graph"
+        self.query_one(TaskQueue).border_title = "3 Queue"
+        self.reload_projects()
+        self.query_one(ProjectTree).focus()
+
+    # -- what is shown -------------------------------------------------------------------
+
+    @property
+    def view(self) -> SessionView | None:
+        """The session on screen, or the preview of a workflow that never ran."""
+        return self.current.view if self.current is not None else self._preview
+
+    def reload_projects(self) -> None:
+        """Show the workspace's projects (after a load or reload of the definitions)."""
+        last_runs: dict[tuple[str, str], str] = {}
+        if self.bridge.has_store():
+            for record in reversed(self.bridge.store.sessions(limit=500)):
+                last_runs[(record.project, record.workflow)] = record.shown_status
+        tree = self.query_one(ProjectTree)
+        tree.show_workspace(self.bridge.workspace, last_runs)
+        if self._selected not in tree.workflows and tree.workflows:
+            self.select_workflow(*tree.workflows[0])
+
+    @on(ProjectTree.WorkflowHighlighted)
+    def workflow_highlighted(self, event: ProjectTree.WorkflowHighlighted) -> None:
+        shown = self.current.view if self.current is not None else None
+        if shown is not None and (shown.project, shown.workflow.name) == (
+            event.project,
+            event.workflow,
+        ):
+            return
+        self.select_workflow(event.project, event.workflow)
+
+    @work(exclusive=True, group="select")
+    async def select_workflow(self, project: str, workflow: str) -> None:
+        """Show ``project:workflow``: its latest session if it has one, else its definition."""
+        self._selected = (project, workflow)
+        record = self.bridge.latest(project, workflow)
+        if record is not None:
+            try:
+                watched = await self.bridge.watch(str(record.id))
+            except FormicaryError as error:
+                self.notify(str(error), severity="error")
+                watched = None
+            if watched is not None:
+                self.show_session(watched)
+                return
+        spec = self.bridge.workspace.projects[project]
+        self.current = None
+        self._preview = SessionView(
+            "",
+            project,
+            spec.workflows[workflow],
+            status="not started",
+            capacity=spec.resources,
+            embedded=False,
+        )
+        self._show(self._preview)
+
+    def show_session(self, watched: WatchedSession) -> None:
+        """Put ``watched`` on screen."""
+        previous = self.current
+        if previous is not None and previous is not watched and not previous.embedded:
+            self.bridge.forget(previous.session_id)
+        self.current = watched
+        self._preview = None
+        self._selected = (watched.view.project, watched.view.workflow.name)
+        self._show(watched.view)
+
+    def _show(self, view: SessionView) -> None:
+        states = {name: row.state for name, row in view.tasks.items()}
+        graph = self.query_one(DagGraph)
+        graph.show(view.workflow, states)
+        queue = self.query_one(TaskQueue)
+        queue.show(view)
+        self.query_one(ResourcePane).show(view)
+        self.query_one(StatusHeader).show(view if view.session_id else None)
+        task = graph.cursor_task or next(iter(view.tasks), None)
+        if task is not None:
+            queue.select(task)
+            self._show_log(task)
+
+    def _show_log(self, task: str) -> None:
+        view = self.view
+        if view is None or task not in view.tasks:
+            return
+        self._shown_task = task
+        embedded = self.current is not None and self.current.embedded
+        self.query_one(TaskLog).show_task(view, task, follow_file=not embedded)
+
+    def session_updated(self, session_id: str, changes: Changes | None) -> None:
+        """Apply a batch of a session's events to the panes (called by the app)."""
+        watched = self.bridge.sessions.get(session_id)
+        if watched is not None:
+            self.query_one(ProjectTree).set_last_run(
+                watched.view.project, watched.view.workflow.name, watched.view.status
+            )
+        if self.current is None or self.current.session_id != session_id:
+            return
+        view = self.current.view
+        self.query_one(StatusHeader).show(view)
+        if changes is None:
+            return
+        if changes.tasks:
+            states = {name: view.tasks[name].state for name in changes.tasks}
+            self.query_one(DagGraph).update_states(states, changes.tasks)
+        self.query_one(TaskQueue).apply(view, changes)
+        self.query_one(ResourcePane).apply(view, changes)
+        log = self.query_one(TaskLog)
+        for task, attempt, lines in changes.output:
+            log.append(task, attempt, lines)
+        if self._shown_task in changes.tasks:
+            log.refresh_title(view)
+
+    # -- keeping graph, queue and log in step --------------------------------------------
+
+    @on(DagGraph.TaskHighlighted)
+    def graph_moved(self, event: DagGraph.TaskHighlighted) -> None:
+        self.query_one(TaskQueue).select(event.task)
+        self._show_log(event.task)
+
+    @on(TaskQueue.TaskHighlighted)
+    def queue_moved(self, event: TaskQueue.TaskHighlighted) -> None:
+        self.query_one(DagGraph).select(event.task)
+        self._show_log(event.task)
+
+    @on(DagGraph.TaskSelected)
+    @on(TaskQueue.TaskSelected)
+    def task_chosen(self, event: Any) -> None:
+        self._open_details(event.task)
+
+    @on(Input.Changed, "#filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        self.query_one(TaskQueue).set_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def filter_done(self) -> None:
+        self.query_one(TaskQueue).focus()
+
+    # -- actions -------------------------------------------------------------------------
+
+    def _cursor_task(self) -> str | None:
+        focused = self.focused
+        if isinstance(focused, DagGraph):
+            return focused.cursor_task
+        return self.query_one(TaskQueue).cursor_task or self.query_one(DagGraph).cursor_task
+
+    def _need_session(self) -> WatchedSession | None:
+        if self.current is None:
+            self.notify("No session here yet: press s to start this workflow.")
+        return self.current
+
+    async def _control(self, action: str, task: str | None = None, **args: Any) -> None:
+        watched = self._need_session()
+        if watched is None:
+            return
+        try:
+            outcome = await watched.control(action, task, **args)
+        except FormicaryError as error:
+            self.notify(str(error), severity="error", timeout=6)
+            return
+        what = f"{action.replace('_', ' ')} {task}" if task else action.replace("_", " ")
+        if outcome != "ok":
+            self.notify(f"{what}: {outcome}")
+
+    def action_start(self) -> None:
+        """Start the selected workflow in this process."""
+        if self._selected is None:
+            self.notify("Select a workflow first.")
+            return
+        project_name, workflow_name = self._selected
+        project = self.bridge.workspace.projects.get(project_name)
+        if project is None or workflow_name not in project.workflows:
+            self.notify(f"{project_name}:{workflow_name} is no longer defined", severity="error")
+            return
+        try:
+            watched = self.bridge.start(project, project.workflows[workflow_name])
+        except FormicaryError as error:
+            self.notify(str(error), severity="error")
+            return
+        self.show_session(watched)
+        self.notify(f"session {watched.session_id}: {project_name}:{workflow_name} started")
+
+    async def action_pause(self) -> None:
+        """Pause the session, or resume it when paused."""
+        watched = self._need_session()
+        if watched is not None:
+            paused = watched.view.status == "paused"
+            await self._control("resume" if paused else "pause")
+
+    async def action_retry(self) -> None:
+        """Retry the task under the cursor."""
+        task = self._cursor_task()
+        if task is not None:
+            await self._control("retry", task)
+
+    async def action_retry_all(self) -> None:
+        """Retry every failed task of the session."""
+        await self._control("retry_failed")
+
+    def action_cancel_task(self) -> None:
+        """Cancel the task under the cursor, after showing what it affects."""
+        watched = self._need_session()
+        task = self._cursor_task()
+        if watched is None or task is None:
+            return
+        affected = watched.view.affected_by_cancel(task)
+        row = watched.view.tasks[task]
+        if row.state in (
+            TaskStatus.COMPLETED,
+            TaskStatus.FAILED,
+            TaskStatus.CANCELLED,
+            TaskStatus.SKIPPED,
+        ):
+            self.notify(f"{task} is {row.state.value}: nothing to cancel", severity="warning")
+            return
+        items = [
+            f"⊘ {task} ({row.state.value}) is cancelled"
+            + (": its processes are stopped" if row.state is TaskStatus.RUNNING else "")
+        ]
+        items += [f"⊗ {name} becomes blocked" for name in affected[1:]]
+
+        async def decided(yes: bool | None) -> None:
+            if yes:
+                await self._control("cancel", task)
+
+        self.app.push_screen(ConfirmScreen(f"Cancel task {task}?", items), decided)
+
+    def action_cancel_session(self) -> None:
+        """Cancel the whole session, after asking."""
+        watched = self._need_session()
+        if watched is None:
+            return
+        view = watched.view
+        unfinished = [
+            f"{row.name} ({row.state.value})"
+            for row in view.tasks.values()
+            if row.state
+            in (
+                TaskStatus.PENDING,
+                TaskStatus.READY,
+                TaskStatus.RUNNING,
+                TaskStatus.RETRYING,
+                TaskStatus.PAUSED,
+            )
+        ]
+
+        async def decided(yes: bool | None) -> None:
+            if yes:
+                await self._control("cancel")
+
+        items = [f"⊘ {name}" for name in unfinished] or ["Nothing is unfinished."]
+        self.app.push_screen(ConfirmScreen(f"Cancel session {view.session_id}?", items), decided)
+
+    def action_details(self) -> None:
+        """Open the task under the cursor."""
+        task = self._cursor_task()
+        if task is not None:
+            self._open_details(task)
+
+    def _open_details(self, task: str) -> None:
+        if self.current is None:
+            self.notify("No session here yet: press s to start this workflow.")
+            return
+        self.app.push_screen(TaskDetailScreen(self.current, task))
+
+    def action_focus_log(self) -> None:
+        """Focus the log pane."""
+        self.query_one(TaskLog).query_one(Log).focus()
+
+    def action_follow(self) -> None:
+        """Toggle following the log."""
+        self.query_one(TaskLog).toggle_follow()
+
+    def action_filter(self) -> None:
+        """Show the filter box."""
+        box = self.query_one("#filter", Input)
+        box.add_class("shown")
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        """Hide and clear the filter."""
+        box = self.query_one("#filter", Input)
+        if box.has_class("shown"):
+            box.value = ""
+            box.remove_class("shown")
+            self.query_one(TaskQueue).focus()
+
+    def action_focus_pane(self, pane: str) -> None:
+        """Focus one of the four panes."""
+        if pane == "log":
+            self.action_focus_log()
+        else:
+            self.query_one(f"#{pane}").focus()
+
+    def go_to_workflow(self, project: str, workflow: str) -> None:
+        """Select ``project:workflow`` (from the command palette)."""
+        self.query_one(ProjectTree).select_workflow(project, workflow)
+        self.select_workflow(project, workflow)
+
+    def go_to_task(self, task: str) -> None:
+        """Put the cursor on ``task`` (from the command palette)."""
+        self.query_one(DagGraph).select(task)
+        self.query_one(TaskQueue).select(task)
+        self._show_log(task)
+
+    def action_sessions(self) -> None:
+        """Open the sessions screen; come back watching the chosen one."""
+
+        async def chosen(session_id: str | None) -> None:
+            if session_id is None:
+                return
+            try:
+                watched = await self.bridge.watch(session_id)
+            except FormicaryError as error:
+                self.notify(str(error), severity="error")
+                return
+            self.query_one(ProjectTree).select_workflow(
+                watched.view.project, watched.view.workflow.name
+            )
+            self.show_session(watched)
+
+        self.app.push_screen(SessionsScreen(self.bridge), chosen)
+
+
+def _short(path: Path) -> str:
+    """The workspace as the header shows it: ``~``-relative, and at most its last two parts
+    when long, so the session's counts always fit on the line."""
+    text = str(path)
+    home = str(Path.home())
+    if text.startswith(home + "/"):
+        text = "~" + text[len(home) :]
+    if len(text) > 32:
+        text = "…/" + "/".join(path.parts[-2:])
+    return text

@@ -1,0 +1,237 @@
+"""What the dashboard knows about one session, kept current from engine events.
+
+A :class:`SessionView` is built once from a snapshot (the engine's, for a session this
+process runs; the store's, for one run elsewhere) and then updated by batches of events.
+Each batch returns :class:`Changes`, so every widget repaints only what changed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.events import Event, EventKind
+from engine.model import TaskStatus
+from engine.specs import WorkflowSpec
+
+SAMPLES_KEPT = 120
+
+
+@dataclass(slots=True)
+class TaskRow:
+    """One task as the dashboard shows it."""
+
+    name: str
+    state: TaskStatus = TaskStatus.PENDING
+    priority: str = "normal"
+    attempt: int = 0
+    started_at: float | None = None
+    ended_at: float | None = None
+    exit_code: int | None = None
+    reason: str = ""
+    held: bool = False
+    resources: Mapping[str, int] = field(default_factory=dict)
+    depends_on: tuple[str, ...] = ()
+    log_path: str | None = None
+    worker: str | None = None
+    cpu: float | None = None
+    rss: int | None = None
+
+    @property
+    def took(self) -> float | None:
+        """Seconds of the latest attempt (so far, while it runs)."""
+        if self.started_at is None:
+            return None
+        end = self.ended_at if self.ended_at is not None else time.time()
+        return max(0.0, end - self.started_at)
+
+
+@dataclass(slots=True)
+class Sample:
+    """One resource sample: measured use of running tasks and of the whole machine."""
+
+    at: float
+    cpu: float
+    rss: int
+    system_cpu: float
+    system_memory: float
+
+
+@dataclass(slots=True)
+class Changes:
+    """What one batch of events changed."""
+
+    tasks: set[str] = field(default_factory=set)
+    status: bool = False
+    samples: bool = False
+    output: list[tuple[str, int, list[str]]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.tasks or self.status or self.samples or self.output)
+
+
+class SessionView:
+    """The dashboard's model of one session."""
+
+    def __init__(
+        self,
+        session_id: str,
+        project: str,
+        workflow: WorkflowSpec,
+        *,
+        status: str = "running",
+        started_at: float | None = None,
+        ended_at: float | None = None,
+        capacity: Mapping[str, int] | None = None,
+        embedded: bool = True,
+    ) -> None:
+        self.session_id = session_id
+        self.project = project
+        self.workflow = workflow
+        self.status = status
+        self.started_at = started_at
+        self.ended_at = ended_at
+        self.embedded = embedded
+        self.capacity: dict[str, int] = dict(capacity or {})
+        self.booked: dict[str, int] = dict.fromkeys(self.capacity, 0)
+        self.tasks: dict[str, TaskRow] = {
+            name: TaskRow(
+                name,
+                priority=spec.priority.value,
+                resources=dict(spec.resources),
+                depends_on=spec.depends_on,
+            )
+            for name, spec in workflow.tasks.items()
+        }
+        self.counts: Counter[TaskStatus] = Counter({TaskStatus.PENDING: len(self.tasks)})
+        self.samples: deque[Sample] = deque(maxlen=SAMPLES_KEPT)
+        self.last_seq = 0
+        self.dropped = 0
+
+    @property
+    def finished(self) -> bool:
+        """True once the session has ended (it may be reopened by a retry)."""
+        return self.status in ("completed", "failed", "cancelled")
+
+    def set_task(self, name: str, **values: Any) -> None:
+        """Set fields of a task from a snapshot, keeping the counts right."""
+        row = self.tasks[name]
+        state = values.get("state")
+        if state is not None and state is not row.state:
+            self.counts[row.state] -= 1
+            self.counts[state] += 1
+        for key, value in values.items():
+            setattr(row, key, value)
+
+    def apply(self, events: Iterable[Event]) -> Changes:
+        """Update from events (in order); return what changed."""
+        changes = Changes()
+        for event in events:
+            if event.seq:
+                if event.seq <= self.last_seq:
+                    continue
+                self.last_seq = event.seq
+            kind = event.kind
+            if kind is EventKind.TASK_STATE:
+                self._task_state(event, changes)
+            elif kind is EventKind.ATTEMPT_STARTED:
+                row = self.tasks.get(event.task or "")
+                if row is not None:
+                    data = event.data
+                    row.attempt = event.attempt or row.attempt
+                    row.started_at = data.get("started_at", event.at)
+                    row.ended_at = None
+                    row.exit_code = None
+                    row.log_path = data.get("log")
+                    row.worker = data.get("worker")
+                    changes.tasks.add(row.name)
+            elif kind is EventKind.ATTEMPT_FINISHED:
+                row = self.tasks.get(event.task or "")
+                if row is not None:
+                    row.ended_at = event.at
+                    row.exit_code = event.data.get("exit_code")
+                    row.reason = event.data.get("reason", "")
+                    row.cpu = row.rss = None
+                    changes.tasks.add(row.name)
+            elif kind is EventKind.OUTPUT:
+                changes.output.append((event.task or "", event.attempt or 0, event.data["lines"]))
+            elif kind is EventKind.RESOURCE_SAMPLE:
+                self._sample(event, changes)
+            elif kind in _SESSION_STATUS:
+                self.status = _SESSION_STATUS[kind]
+                if kind is EventKind.SESSION_STARTED and self.started_at is None:
+                    self.started_at = event.at
+                if kind is EventKind.SESSION_RESUMED:
+                    self.ended_at = None
+                changes.status = True
+            elif kind is EventKind.SESSION_FINISHED:
+                self.status = event.data["status"]
+                self.ended_at = event.at
+                changes.status = True
+        return changes
+
+    def _task_state(self, event: Event, changes: Changes) -> None:
+        row = self.tasks.get(event.task or "")
+        if row is None:
+            return
+        state = TaskStatus(event.data["state"])
+        if state is not row.state:
+            self.counts[row.state] -= 1
+            self.counts[state] += 1
+            row.state = state
+        row.held = bool(event.data.get("held"))
+        if "reason" in event.data:
+            row.reason = event.data["reason"]
+        elif state in (TaskStatus.READY, TaskStatus.RUNNING, TaskStatus.COMPLETED):
+            row.reason = ""
+        if event.attempt:
+            row.attempt = max(row.attempt, event.attempt)
+        changes.tasks.add(row.name)
+        changes.status = True
+
+    def _sample(self, event: Event, changes: Changes) -> None:
+        data = event.data
+        self.samples.append(
+            Sample(
+                event.at,
+                float(data.get("cpu") or 0.0),
+                int(data.get("rss") or 0),
+                float(data.get("system_cpu") or 0.0),
+                float(data.get("system_memory") or 0.0),
+            )
+        )
+        self.booked.update(data.get("booked", {}))
+        self.capacity.update(data.get("capacity", {}))
+        for key, figures in data.get("tasks", {}).items():
+            name = key.rsplit(".", 1)[0]
+            row = self.tasks.get(name)
+            if row is not None:
+                row.cpu = figures.get("cpu")
+                row.rss = figures.get("rss")
+                changes.tasks.add(name)
+        changes.samples = True
+
+    def count(self, state: TaskStatus) -> int:
+        """Tasks in ``state``."""
+        return self.counts.get(state, 0)
+
+    def affected_by_cancel(self, task: str) -> list[str]:
+        """The tasks a cancel of ``task`` changes: itself, then every unfinished task below it
+        (they become blocked), in definition order."""
+        below = self.workflow.dag.downstream(task)
+        unfinished = {
+            name
+            for name in below
+            if self.tasks[name].state in (TaskStatus.PENDING, TaskStatus.READY, TaskStatus.PAUSED)
+        }
+        return [task, *self.workflow.dag.sorted(unfinished)]
+
+
+_SESSION_STATUS = {
+    EventKind.SESSION_STARTED: "running",
+    EventKind.SESSION_PAUSED: "paused",
+    EventKind.SESSION_RESUMED: "running",
+}
