@@ -14,21 +14,34 @@ import json
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from engine.events import Event, EventBus, EventKind
-from engine.store import HEARTBEAT_INTERVAL, Command, connect
+from engine.store import (
+    HEARTBEAT_INTERVAL,
+    Command,
+    apply_attempt_event,
+    blank_attempt,
+    connect,
+)
 
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 0.05
 FLUSH_EVENTS = 500
 COMMAND_INTERVAL = 0.2
+SNAPSHOT_INTERVAL = 1.0
 
-_encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+def _plain(value: object) -> object:
+    """What JSON makes of values it does not know: mappings as objects, the rest as text."""
+    return dict(value) if isinstance(value, Mapping) else str(value)
+
+
+_encode = json.JSONEncoder(separators=(",", ":"), default=_plain).encode
 _SESSION_STATUS = {
     EventKind.SESSION_STARTED: "running",
     EventKind.SESSION_PAUSED: "paused",
@@ -60,8 +73,11 @@ class Persister:
         self._sid = str(session_id)
         self._bus = bus
         self._on_command = on_command
-        self._pending: list[Event] = []
-        self._lock = threading.Lock()
+        self._pending: deque[Event] = deque()
+        self._dirty_tasks: dict[str, Event] = {}
+        self._dirty_attempts: dict[tuple[str, int], dict[str, Any]] = {}
+        self._next_snapshot = 0.0
+        self._logged_seq = 0
         self._wake = threading.Event()
         self._stopping = False
         self._flushed = threading.Condition()
@@ -75,13 +91,11 @@ class Persister:
         self._thread.start()
 
     def _on_event(self, event: Event) -> None:
-        if event.session != self._sid or event.seq == 0:
-            return
-        with self._lock:
-            self._pending.append(event)
-            full = len(self._pending) >= FLUSH_EVENTS
-        if full:
-            self._wake.set()
+        if event.seq and event.session == self._sid:
+            pending = self._pending
+            pending.append(event)  # deque.append is atomic: no lock on the engine's path
+            if len(pending) == FLUSH_EVENTS:
+                self._wake.set()
 
     async def flush(self) -> None:
         """Wait until every event published so far is committed."""
@@ -96,8 +110,7 @@ class Persister:
             )
 
     async def close(self) -> None:
-        """Commit what is pending, stop the thread, stop listening."""
-        await self.flush()
+        """Commit what is pending with a last snapshot, stop the thread, stop listening."""
         self._bus.remove_listener(self._on_event)
         self._stopping = True
         self._wake.set()
@@ -113,11 +126,12 @@ class Persister:
             while True:
                 self._wake.wait(FLUSH_INTERVAL)
                 self._wake.clear()
-                with self._lock:
-                    batch, self._pending = self._pending, []
+                pending = self._pending
+                batch = [pending.popleft() for _ in range(len(pending))]
                 now = time.time()
                 beat = now >= next_beat
-                if batch or beat:
+                closing = self._stopping and bool(self._dirty_tasks or self._dirty_attempts)
+                if batch or beat or closing:
                     try:
                         self._write(db, batch, now if beat else None)
                     except Exception:
@@ -136,134 +150,108 @@ class Persister:
                 self._flushed.notify_all()
 
     def _write(self, db: Any, batch: list[Event], heartbeat: float | None) -> None:
+        """Commit one batch: the events as one chunk row, the session row, and, at most once
+        a second, the task and attempt snapshots (readers replay the chunks logged after)."""
         sid = self.session_id
-        events = []
-        tasks: dict[str, tuple[str, int, bool, str, float]] = {}
-        budgets: dict[str, int] = {}
-        attempts: dict[tuple[str, int], dict[str, Any]] = {}
         samples = []
         commands = []
         status: str | None = None
         started_at = ended_at = None
+        tasks, attempts = self._dirty_tasks, self._dirty_attempts
         for event in batch:
             kind = event.kind
-            data = event.data
-            events.append(
-                (
-                    sid,
-                    event.seq,
-                    event.at,
-                    kind,
-                    event.task,
-                    event.attempt,
-                    _encode(data) if data else None,
-                )
-            )
             if kind is EventKind.TASK_STATE:
-                state = data["state"]
-                task = event.task or ""
-                previous = self._states.get(task)
+                state = event.data["state"]
+                previous = self._states.get(event.task or "")
                 if previous is not None:
                     self._counts[previous] -= 1
-                self._states[task] = state
+                self._states[event.task or ""] = state
                 self._counts[state] += 1
-                tasks[task] = (
-                    state,
-                    event.attempt or 0,
-                    bool(data.get("held")),
-                    data.get("reason", ""),
-                    event.at,
-                )
-                if "budget_from" in data:
-                    budgets[task] = data["budget_from"]
-            elif kind is EventKind.ATTEMPT_STARTED:
-                row = attempts.setdefault((event.task or "", event.attempt or 0), {})
-                row.update(
-                    started_at=data.get("started_at", event.at),
-                    pid=data.get("pid"),
-                    log_path=data.get("log"),
-                    worker=data.get("worker"),
-                )
-            elif kind is EventKind.ATTEMPT_FINISHED:
-                row = attempts.setdefault((event.task or "", event.attempt or 0), {})
-                row.update(
-                    outcome=data.get("outcome"),
-                    ended_at=event.at,
-                    exit_code=data.get("exit_code"),
-                    reason=data.get("reason", ""),
-                )
+                tasks[event.task or ""] = event
+            elif kind is EventKind.ATTEMPT_STARTED or kind is EventKind.ATTEMPT_FINISHED:
+                key = (event.task or "", event.attempt or 0)
+                record = attempts.get(key)
+                if record is None:
+                    record = attempts[key] = blank_attempt(*key)
+                apply_attempt_event(record, event)
             elif kind is EventKind.RESOURCE_SAMPLE:
-                samples.append((sid, event.at, _encode(data)))
-            elif kind is EventKind.COMMAND and "command_id" in data:
-                commands.append((data.get("outcome", ""), data["command_id"]))
+                samples.append((sid, event.at, _encode(event.data)))
+            elif kind is EventKind.COMMAND and "command_id" in event.data:
+                commands.append((event.data.get("outcome", ""), event.data["command_id"]))
             elif kind in _SESSION_STATUS:
                 status = _SESSION_STATUS[kind]
                 if kind is EventKind.SESSION_STARTED:
                     started_at = event.at
             elif kind is EventKind.SESSION_FINISHED:
-                status = data["status"]
+                status = event.data["status"]
                 ended_at = event.at
+        now = time.monotonic()
+        snapshot = bool(tasks or attempts) and (
+            now >= self._next_snapshot or status is not None or self._stopping
+        )
         db.execute("BEGIN IMMEDIATE")
         try:
-            if events:
-                db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", events)
-            if tasks:
-                db.executemany(
-                    "UPDATE tasks SET state = ?, attempts = MAX(attempts, ?), held = ?, "
-                    "reason = ?, updated_at = ? WHERE session_id = ? AND name = ?",
-                    [(*values, sid, name) for name, values in tasks.items()],
+            if batch:
+                db.execute(
+                    "INSERT INTO events VALUES (?, ?, ?, ?)",
+                    (sid, batch[0].seq, batch[-1].seq, _encode(batch)),
                 )
-            if budgets:
-                db.executemany(
-                    "UPDATE tasks SET budget_from = ? WHERE session_id = ? AND name = ?",
-                    [(value, sid, name) for name, value in budgets.items()],
-                )
-            if attempts:
-                self._write_attempts(db, attempts)
+                self._logged_seq = batch[-1].seq
+            if snapshot:
+                self._write_snapshot(db)
             if samples:
                 db.executemany("INSERT INTO samples VALUES (?, ?, ?)", samples)
             if commands:
                 db.executemany("UPDATE commands SET outcome = ? WHERE id = ?", commands)
-            self._write_session(db, batch, status, started_at, ended_at, heartbeat)
+            self._write_session(db, batch, status, started_at, ended_at, heartbeat, snapshot)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        if snapshot:
+            self._dirty_tasks, self._dirty_attempts = {}, {}
+            self._next_snapshot = now + SNAPSHOT_INTERVAL
         if batch:
             with self._flushed:
                 self._written_seq = batch[-1].seq
                 self._flushed.notify_all()
 
-    def _write_attempts(self, db: Any, attempts: dict[tuple[str, int], dict[str, Any]]) -> None:
-        rows = [
-            (
-                self.session_id,
-                task,
-                number,
-                row.get("outcome"),
-                row.get("started_at"),
-                row.get("ended_at"),
-                row.get("exit_code"),
-                row.get("reason", ""),
-                row.get("worker"),
-                row.get("pid"),
-                row.get("log_path"),
+    def _write_snapshot(self, db: Any) -> None:
+        sid = self.session_id
+        rows = []
+        budgets = []
+        for name, event in self._dirty_tasks.items():
+            data = event.data
+            rows.append(
+                (
+                    data["state"],
+                    event.attempt or 0,
+                    bool(data.get("held")),
+                    data.get("reason", ""),
+                    event.at,
+                    sid,
+                    name,
+                )
             )
-            for (task, number), row in attempts.items()
-        ]
-        db.executemany(
-            "INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (session_id, task, number) DO UPDATE SET "
-            "outcome = COALESCE(excluded.outcome, outcome), "
-            "started_at = COALESCE(started_at, excluded.started_at), "
-            "ended_at = COALESCE(excluded.ended_at, ended_at), "
-            "exit_code = COALESCE(excluded.exit_code, exit_code), "
-            "reason = CASE WHEN excluded.outcome IS NULL THEN reason ELSE excluded.reason END, "
-            "worker = COALESCE(excluded.worker, worker), "
-            "pid = COALESCE(excluded.pid, pid), "
-            "log_path = COALESCE(excluded.log_path, log_path)",
-            rows,
-        )
+            if "budget_from" in data:
+                budgets.append((data["budget_from"], sid, name))
+        if rows:
+            db.executemany(
+                "UPDATE tasks SET state = ?, attempts = MAX(attempts, ?), held = ?, "
+                "reason = ?, updated_at = ? WHERE session_id = ? AND name = ?",
+                rows,
+            )
+        if budgets:
+            db.executemany(
+                "UPDATE tasks SET budget_from = ? WHERE session_id = ? AND name = ?", budgets
+            )
+        if self._dirty_attempts:
+            db.executemany(
+                "INSERT OR REPLACE INTO attempts VALUES "
+                "(:sid, :task, :number, :outcome, :started_at, :ended_at, :exit_code, :reason, "
+                ":worker, :pid, :log_path)",
+                [{"sid": sid, **record} for record in self._dirty_attempts.values()],
+            )
 
     def _write_session(
         self,
@@ -273,9 +261,13 @@ class Persister:
         started_at: float | None,
         ended_at: float | None,
         heartbeat: float | None,
+        snapshot: bool,
     ) -> None:
         assignments = []
         values: list[Any] = []
+        if snapshot:
+            assignments.append("snapshot_seq = ?")
+            values.append(self._logged_seq)
         if batch:
             assignments += ["last_seq = ?", "counts = ?"]
             counts = {state: n for state, n in self._counts.items() if n}

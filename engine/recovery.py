@@ -64,6 +64,7 @@ def adopt(
     """
     if not store.claim(record.id, record.heartbeat):
         raise UsageError(f"session {record.id} was just taken over by another process")
+    store.compact(record.id)
     sid = str(record.id)
     root = Path(record.project_root)
     project = parse_project(json.loads(store.definition(record.id)), root / DEFINITION_FILE)

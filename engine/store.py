@@ -4,6 +4,12 @@ One process owns a session and writes it (through :class:`~engine.persist.Persis
 number of processes read at the same time. Every table is keyed by session. The schema is
 versioned with ``PRAGMA user_version`` and migrated forward on open.
 
+The event log is append-only and gap-free, stored as one row per commit (a chunk of
+consecutive events as a JSON array): a row per event cost more than the engine itself.
+The ``tasks`` and ``attempts`` tables are snapshots, current as of the session's
+``snapshot_seq`` and refreshed about once a second; readers bring them up to date by
+replaying the events logged after it, so what they return is as fresh as the log.
+
 Readers use short read transactions and never block the writer (WAL); every connection
 waits up to ``busy_timeout`` for a lock instead of failing with "database is locked".
 """
@@ -52,6 +58,7 @@ CREATE TABLE sessions (
     heartbeat REAL,
     max_parallel INTEGER,
     last_seq INTEGER NOT NULL DEFAULT 0,
+    snapshot_seq INTEGER NOT NULL DEFAULT 0,
     counts TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE tasks (
@@ -82,13 +89,10 @@ CREATE TABLE attempts (
 ) WITHOUT ROWID;
 CREATE TABLE events (
     session_id INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
-    at REAL NOT NULL,
-    kind TEXT NOT NULL,
-    task TEXT,
-    attempt INTEGER,
-    data TEXT,
-    PRIMARY KEY (session_id, seq)
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    events TEXT NOT NULL,
+    PRIMARY KEY (session_id, first_seq)
 ) WITHOUT ROWID;
 CREATE TABLE samples (
     session_id INTEGER NOT NULL,
@@ -470,32 +474,80 @@ class Store:
 
     # -- tasks and attempts ------------------------------------------------------------
 
-    def tasks(self, session_id: int | str) -> list[TaskRecord]:
-        """Every task of the session, in the order they were recorded."""
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """One read transaction: every query inside sees the same committed state."""
+        with self._lock:
+            self._connection.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self._connection.execute("COMMIT")
+
+    def _logged_after(self, number: int, after: int) -> list[Event]:
         rows = self._all(
-            "SELECT name, state, attempts, budget_from, held, reason FROM tasks "
-            "WHERE session_id = ? ORDER BY position",
-            (_session_number(session_id),),
+            "SELECT events FROM events WHERE session_id = ? AND last_seq > ? ORDER BY first_seq",
+            (number, after),
         )
+        sid = str(number)
+        return [
+            Event(item[0], item[1], sid, EventKind(item[3]), item[4], item[5], item[6] or {})
+            for row in rows
+            for item in json.loads(row[0])
+            if item[0] > after
+        ]
+
+    def tasks(self, session_id: int | str) -> list[TaskRecord]:
+        """Every task of the session in definition order, as of the latest logged event."""
+        number = _session_number(session_id)
+        with self._reading():
+            snapshot = self._one("SELECT snapshot_seq FROM sessions WHERE id = ?", (number,))
+            rows = self._all(
+                "SELECT name, state, attempts, budget_from, held, reason FROM tasks "
+                "WHERE session_id = ? ORDER BY position",
+                (number,),
+            )
+            later = self._logged_after(number, snapshot[0] if snapshot else 0)
+        tasks = {r["name"]: dict(r) for r in rows}
+        for event in later:
+            if event.kind is EventKind.TASK_STATE and event.task in tasks:
+                task = tasks[event.task]
+                data = event.data
+                task["state"] = data["state"]
+                task["attempts"] = max(task["attempts"], event.attempt or 0)
+                task["held"] = bool(data.get("held"))
+                task["reason"] = data.get("reason", "")
+                task["budget_from"] = data.get("budget_from", task["budget_from"])
         return [
             TaskRecord(
-                r["name"], r["state"], r["attempts"], r["budget_from"], bool(r["held"]), r["reason"]
+                t["name"], t["state"], t["attempts"], t["budget_from"], bool(t["held"]), t["reason"]
             )
-            for r in rows
+            for t in tasks.values()
         ]
 
     def attempts(self, session_id: int | str, task: str | None = None) -> list[AttemptRecord]:
-        """Attempts of the session (of one task, if given), by task and number."""
-        query = (
-            "SELECT task, number, outcome, started_at, ended_at, exit_code, reason, worker, "
-            "pid, log_path FROM attempts WHERE session_id = ?"
-        )
-        params: tuple[Any, ...] = (_session_number(session_id),)
-        if task is not None:
-            query += " AND task = ?"
-            params += (task,)
-        rows = self._all(query + " ORDER BY task, number", params)
-        return [AttemptRecord(*tuple(row)) for row in rows]
+        """Attempts of the session (of one task, if given), by task and number, as of the
+        latest logged event."""
+        number = _session_number(session_id)
+        with self._reading():
+            snapshot = self._one("SELECT snapshot_seq FROM sessions WHERE id = ?", (number,))
+            rows = self._all(
+                "SELECT task, number, outcome, started_at, ended_at, exit_code, reason, worker, "
+                "pid, log_path FROM attempts WHERE session_id = ?",
+                (number,),
+            )
+            later = self._logged_after(number, snapshot[0] if snapshot else 0)
+        found = {(row["task"], row["number"]): dict(row) for row in rows}
+        for event in later:
+            if event.kind not in (EventKind.ATTEMPT_STARTED, EventKind.ATTEMPT_FINISHED):
+                continue
+            key = (event.task or "", event.attempt or 0)
+            record = found.setdefault(key, blank_attempt(*key))
+            apply_attempt_event(record, event)
+        records = sorted(found.values(), key=lambda r: (r["task"], r["number"]))
+        return [
+            AttemptRecord(**record) for record in records if task is None or record["task"] == task
+        ]
 
     def require_task(self, session_id: int | str, task: str) -> None:
         """Raise :class:`UnknownTaskError` unless the session has ``task``."""
@@ -506,27 +558,73 @@ class Store:
         if row is None:
             raise UnknownTaskError(task, [t.name for t in self.tasks(session_id)])
 
+    def compact(self, session_id: int | str) -> None:
+        """Fold the events logged since the last snapshot into the task and attempt tables.
+
+        Done before a session changes owner: the new owner's snapshots only cover what it
+        changes itself, so what the old owner logged after its last snapshot must be in the
+        tables first.
+        """
+        number = _session_number(session_id)
+        tasks = self.tasks(number)
+        attempts = self.attempts(number)
+        last = self.last_seq(number)
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE tasks SET state = ?, attempts = ?, budget_from = ?, held = ?, reason = ? "
+                "WHERE session_id = ? AND name = ?",
+                [
+                    (t.state, t.attempts, t.budget_from, t.held, t.reason, number, t.name)
+                    for t in tasks
+                ],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        number,
+                        a.task,
+                        a.number,
+                        a.outcome,
+                        a.started_at,
+                        a.ended_at,
+                        a.exit_code,
+                        a.reason,
+                        a.worker,
+                        a.pid,
+                        a.log_path,
+                    )
+                    for a in attempts
+                ],
+            )
+            db.execute("UPDATE sessions SET snapshot_seq = ? WHERE id = ?", (last, number))
+
     # -- events, samples ---------------------------------------------------------------
 
     def events(self, session_id: int | str, after: int = 0, limit: int = 10_000) -> list[Event]:
-        """Events of the session with ``seq > after``, oldest first."""
+        """Events of the session with ``seq > after``, oldest first (about ``limit`` of them:
+        whole chunks are returned)."""
+        number = _session_number(session_id)
         rows = self._all(
-            "SELECT seq, at, kind, task, attempt, data FROM events "
-            "WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-            (_session_number(session_id), after, limit),
+            "SELECT events FROM events WHERE session_id = ? AND last_seq > ? "
+            "ORDER BY first_seq LIMIT ?",
+            (number, after, max(1, limit // 100)),
         )
-        sid = str(_session_number(session_id))
+        sid = str(number)
         return [
-            Event(r[0], r[1], sid, EventKind(r[2]), r[3], r[4], json.loads(r[5]) if r[5] else {})
-            for r in rows
+            Event(item[0], item[1], sid, EventKind(item[3]), item[4], item[5], item[6] or {})
+            for row in rows
+            for item in json.loads(row[0])
+            if item[0] > after
         ]
 
     def last_seq(self, session_id: int | str) -> int:
         """The highest event sequence number recorded for the session."""
         row = self._one(
-            "SELECT MAX(seq) FROM events WHERE session_id = ?", (_session_number(session_id),)
+            "SELECT MAX(last_seq) FROM events WHERE session_id = ?",
+            (_session_number(session_id),),
         )
-        return int(row[0] or 0)
+        return int(row[0] or 0) if row else 0
 
     def samples(self, session_id: int | str, limit: int = 120) -> list[dict[str, Any]]:
         """The latest resource samples of the session, oldest first."""
@@ -590,3 +688,33 @@ def _session_number(session_id: int | str) -> int:
         return int(session_id)
     except (TypeError, ValueError):
         raise UnknownSessionError(session_id) from None
+
+
+def blank_attempt(task: str, number: int) -> dict[str, Any]:
+    return {
+        "task": task,
+        "number": number,
+        "outcome": None,
+        "started_at": None,
+        "ended_at": None,
+        "exit_code": None,
+        "reason": "",
+        "worker": None,
+        "pid": None,
+        "log_path": None,
+    }
+
+
+def apply_attempt_event(record: dict[str, Any], event: Event) -> None:
+    """Update an attempt row (a dict of AttemptRecord fields) from its started/finished event."""
+    data = event.data
+    if event.kind is EventKind.ATTEMPT_STARTED:
+        record["started_at"] = data.get("started_at", event.at)
+        record["pid"] = data.get("pid", record["pid"])
+        record["log_path"] = data.get("log", record["log_path"])
+        record["worker"] = data.get("worker", record["worker"])
+    else:
+        record["outcome"] = data.get("outcome")
+        record["ended_at"] = event.at
+        record["exit_code"] = data.get("exit_code")
+        record["reason"] = data.get("reason", "")

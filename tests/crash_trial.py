@@ -12,7 +12,6 @@ import os
 import random
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.store import Store, db_path
 from engine.synthetic import layered_edges
 
 FORMICARY = shutil.which("formicary") or str(Path(sys.executable).parent / "formicary")
@@ -52,10 +52,6 @@ class TrialResult:
     problems: list[str] = field(default_factory=list)
 
 
-def _db(workspace: Path) -> sqlite3.Connection:
-    return sqlite3.connect(workspace / ".formicary" / "state.db", timeout=30)
-
-
 def _marker_lines(path: Path) -> list[str]:
     try:
         return path.read_text(encoding="utf-8").split()
@@ -81,10 +77,9 @@ def run_trial(workspace: Path, rng: random.Random, deadline: float = 60.0) -> Tr
     engine.send_signal(signal.SIGKILL)
     engine.wait()
     lines_at_kill = len(_marker_lines(marker))
-    with _db(workspace) as db:
-        recorded = {
-            name for (name,) in db.execute("SELECT name FROM tasks WHERE state = 'completed'")
-        }
+    store = Store(db_path(workspace))
+    recorded = {task.name for task in store.tasks(1) if task.state == "completed"}
+    store.close()
     resume = subprocess.run(
         [FORMICARY, "-w", str(workspace), "resume", "--plain"],
         capture_output=True,
@@ -104,10 +99,11 @@ def run_trial(workspace: Path, rng: random.Random, deadline: float = 60.0) -> Tr
     for name in recorded:
         if counts[name] != 1:
             result.problems.append(f"{name} was recorded completed but ran {counts[name]} times")
-    with _db(workspace) as db:
-        states = dict(db.execute("SELECT name, state FROM tasks"))
-        integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
-        seqs = [seq for (seq,) in db.execute("SELECT seq FROM events ORDER BY seq")]
+    store = Store(db_path(workspace))
+    states = {task.name: task.state for task in store.tasks(1)}
+    integrity = store.integrity_check()
+    seqs = [event.seq for event in store.events(1, 0, limit=10_000_000)]
+    store.close()
     not_done = [name for name, state in states.items() if state != "completed"]
     if len(states) != TASKS or not_done:
         result.problems.append(f"not completed after resume: {not_done[:5]}")
