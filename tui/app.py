@@ -8,7 +8,7 @@ from pathlib import Path
 from textual.app import App
 from textual.binding import Binding
 
-from tui.bridge import EngineBridge, SessionUpdated, StoreChanged
+from tui.bridge import DefinitionsChanged, EngineBridge, SessionUpdated, StoreChanged
 from tui.commands import FormicaryCommands
 from tui.glyphs import state_variable_defaults
 from tui.screens.confirm import ConfirmScreen
@@ -52,6 +52,11 @@ class FormicaryApp(App[int]):
         for screen in self.screen_stack:
             if isinstance(screen, MainScreen):
                 screen.session_updated(message.session_id, message.changes)
+
+    def on_definitions_changed(self, message: DefinitionsChanged) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                screen.definitions_changed(message.changes, message.issues)
 
     async def on_store_changed(self, _message: StoreChanged) -> None:
         from tui.screens.sessions import SessionsScreen

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +24,21 @@ from textual.message import Message
 
 from engine.control import AttachedSession, SessionHandle, attach, run_command
 from engine.definitions import DEFINITION_FILE, Workspace, load_workspace, parse_project
+from engine.diff import describe_changes
 from engine.errors import FormicaryError
 from engine.model import SessionStatus, TaskStatus
 from engine.recovery import adopt, find_orphan
 from engine.runtime import start_session
 from engine.specs import ProjectSpec, WorkflowSpec
-from engine.store import ORPHAN_AFTER, AttemptRecord, SessionRecord, Store, db_path, state_dir
+from engine.store import (
+    ORPHAN_AFTER,
+    STATE_DIR,
+    AttemptRecord,
+    SessionRecord,
+    Store,
+    db_path,
+    state_dir,
+)
 from tui.state import SessionView
 
 log = logging.getLogger(__name__)
@@ -48,6 +58,19 @@ class SessionUpdated(Message):
 
 class StoreChanged(Message):
     """The store changed on disk (a session started, advanced or ended somewhere)."""
+
+
+class DefinitionsChanged(Message):
+    """Definition files changed on disk and were loaded again.
+
+    ``changes`` says what changed among the valid definitions; ``issues`` lists every problem
+    of the files that are now invalid (their last good definitions are kept).
+    """
+
+    def __init__(self, changes: list[str], issues: list[str]) -> None:
+        self.changes = changes
+        self.issues = issues
+        super().__init__()
 
 
 @dataclass
@@ -123,6 +146,7 @@ class EngineBridge:
         self.sessions: dict[str, WatchedSession] = {}
         self._tick = asyncio.Event()
         self._watcher: asyncio.Task[None] | None = None
+        self._definitions_watcher: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
 
     # -- store ---------------------------------------------------------------------------
@@ -173,6 +197,55 @@ class EngineBridge:
         tick, self._tick = self._tick, asyncio.Event()
         tick.set()
         self._post(StoreChanged())
+
+    # -- definitions ---------------------------------------------------------------------
+
+    def watch_definitions(self) -> None:
+        """Begin reloading definitions whenever a ``formicary.toml`` changes (idempotent)."""
+        if self._definitions_watcher is None:
+            self._definitions_watcher = asyncio.get_running_loop().create_task(
+                self._watch_definitions()
+            )
+
+    async def _watch_definitions(self) -> None:
+        from watchfiles import awatch
+
+        def relevant(_change: object, path: str) -> bool:
+            if f"{os.sep}{STATE_DIR}{os.sep}" in path:
+                return False
+            return Path(path).name == DEFINITION_FILE or path in self._project_roots()
+
+        try:
+            async for _ in awatch(
+                self.root, watch_filter=relevant, debounce=50, step=20, stop_event=self._stop
+            ):
+                await self.reload_definitions()
+        except Exception:  # pragma: no cover - no inotify here
+            log.warning("cannot watch %s for definition changes", self.root, exc_info=True)
+
+    def _project_roots(self) -> set[str]:
+        return {str(project.root) for project in self.workspace.projects.values()}
+
+    async def reload_definitions(self) -> None:
+        """Load the workspace again (off the UI thread) and announce what changed.
+
+        A file that became invalid keeps its last good definitions; running sessions keep
+        the definitions they started with whatever happens to the files.
+        """
+        fresh = await asyncio.to_thread(load_workspace, self.root)
+        previous = self.workspace
+        kept = dict(fresh.projects)
+        broken = {str(file.resolve()) for file in fresh.invalid_files}
+        for name, project in previous.projects.items():
+            if str(project.file.resolve()) in broken and name not in kept:
+                kept[name] = project
+        merged = Workspace(fresh.root, kept, fresh.issues, fresh.invalid_files)
+        changes = describe_changes(previous.projects, merged.projects)
+        issues = [str(issue) for issue in fresh.issues]
+        if not changes and issues == [str(i) for i in previous.issues]:
+            return
+        self.workspace = merged
+        self._post(DefinitionsChanged(changes, issues))
 
     # -- sessions ------------------------------------------------------------------------
 
@@ -349,10 +422,11 @@ class EngineBridge:
                     await watched.handle.close()
             if watched.pump is not None:
                 watched.pump.cancel()
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._watcher
+        for watcher in (self._watcher, self._definitions_watcher):
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await watcher
         if self._store is not None:
             self._store.close()
             self._store = None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 from engine.definitions import display_path, load_workspace
@@ -18,12 +20,36 @@ def register(subparsers: Any) -> None:
         "file:line: key.path: message and exits 2, or a summary and exits 0.",
     )
     parser.add_argument("path", nargs="?", help="a workspace, project folder or formicary.toml")
+    parser.add_argument(
+        "--watch", action="store_true", help="validate again on every save (Ctrl-C stops)"
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate and print the result."""
+    """Validate and print the result (again on every save with --watch)."""
     target = args.path or args.workspace or "."
+    code = report(target)
+    if not args.watch:
+        return code
+    from watchfiles import watch
+
+    def relevant(_change: object, path: str) -> bool:
+        return path.endswith("formicary.toml")
+
+    root = target if Path(target).is_dir() else str(Path(target).parent)
+    print(f"watching {root} (Ctrl-C stops)", file=sys.stderr)
+    try:
+        for _ in watch(root, watch_filter=relevant, debounce=100):
+            print(f"--- {time.strftime('%H:%M:%S')}", file=sys.stderr)
+            code = report(target)
+    except KeyboardInterrupt:
+        return code
+    return code
+
+
+def report(target: str) -> int:
+    """Validate ``target`` once; print problems or the summary; return the exit code."""
     workspace = load_workspace(target)
     for project in workspace.projects.values():
         workflows = ", ".join(

@@ -19,6 +19,7 @@ from tui.screens.confirm import ConfirmScreen
 from tui.screens.sessions import SessionsScreen
 from tui.screens.task_detail import TaskDetailScreen
 from tui.state import Changes, SessionView
+from tui.widgets.error_pane import ErrorPane
 from tui.widgets.graph import DagGraph
 from tui.widgets.project_tree import ProjectTree
 from tui.widgets.queue import TaskQueue
@@ -113,6 +114,7 @@ class MainScreen(Screen[None]):
                 yield Input(placeholder="filter tasks by name or state", id="filter")
                 yield TaskQueue(id="queue")
             yield ResourcePane(id="resources")
+        yield ErrorPane(id="errors")
         yield TaskLog(id="log")
         yield Footer()
 
@@ -120,7 +122,22 @@ class MainScreen(Screen[None]):
         self.query_one(DagGraph).border_title = "2 Graph"
         self.query_one(TaskQueue).border_title = "3 Queue"
         self.reload_projects()
+        self.query_one(ErrorPane).show_issues([str(i) for i in self.bridge.workspace.issues])
         self.query_one(ProjectTree).focus()
+        self.bridge.watch_definitions()
+
+    def definitions_changed(self, changes: list[str], issues: list[str]) -> None:
+        """Definition files changed on disk (called by the app)."""
+        self.query_one(ErrorPane).show_issues(issues)
+        self.query_one(StatusHeader).notice = f"{len(issues)} definition error(s)" if issues else ""
+        if changes:
+            self.notify("\n".join(changes[:6]), title="definitions reloaded", timeout=4)
+        self.reload_projects()
+        if self.current is None and self._selected is not None:
+            project, workflow = self._selected
+            spec = self.bridge.workspace.projects.get(project)
+            if spec is not None and workflow in spec.workflows:
+                self.select_workflow(project, workflow)
 
     # -- what is shown -------------------------------------------------------------------
 
