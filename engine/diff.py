@@ -39,9 +39,7 @@ def describe_workflow_changes(old: WorkflowSpec, new: WorkflowSpec) -> str:
     return ", ".join(parts)
 
 
-def describe_changes(
-    old: Mapping[str, ProjectSpec], new: Mapping[str, ProjectSpec]
-) -> list[str]:
+def describe_changes(old: Mapping[str, ProjectSpec], new: Mapping[str, ProjectSpec]) -> list[str]:
     """One line per project or workflow that was added, removed or changed."""
     lines = []
     for name in new:

@@ -26,8 +26,6 @@ class EventKind(StrEnum):
     SESSION_RESUMED = "session_resumed"
     SESSION_FINISHED = "session_finished"
     TASK_STATE = "task_state"
-    ATTEMPT_STARTED = "attempt_started"
-    ATTEMPT_FINISHED = "attempt_finished"
     OUTPUT = "output"
     RESOURCE_SAMPLE = "resource_sample"
     COMMAND = "command"
@@ -46,7 +44,10 @@ class Event(NamedTuple):
         kind: What happened.
         task: The task concerned, if any.
         attempt: The attempt number concerned, if any.
-        data: Details; for ``task_state``: ``state`` and ``previous`` (and ``reason``).
+        data: Details. For ``task_state``: ``state``, ``previous`` and maybe ``reason``; an
+            attempt's start adds ``log``, ``executor``, ``target``, ``pid``, ``started_at``
+            (on the ``running`` state) and its end ``outcome``, ``exit_code``,
+            ``duration`` and ``attempt_reason`` (on the state that follows).
     """
 
     seq: int

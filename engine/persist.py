@@ -168,12 +168,13 @@ class Persister:
                 self._states[event.task or ""] = state
                 self._counts[state] += 1
                 tasks[event.task or ""] = event
-            elif kind is EventKind.ATTEMPT_STARTED or kind is EventKind.ATTEMPT_FINISHED:
-                key = (event.task or "", event.attempt or 0)
-                record = attempts.get(key)
-                if record is None:
-                    record = attempts[key] = blank_attempt(*key)
-                apply_attempt_event(record, event)
+                data = event.data
+                if "outcome" in data or "log" in data:
+                    key = (event.task or "", event.attempt or 0)
+                    record = attempts.get(key)
+                    if record is None:
+                        record = attempts[key] = blank_attempt(*key)
+                    apply_attempt_event(record, event)
             elif kind is EventKind.RESOURCE_SAMPLE:
                 samples.append((sid, event.at, _encode(event.data)))
             elif kind is EventKind.COMMAND and "command_id" in event.data:

@@ -79,6 +79,7 @@ class _Attempt:
     remaining: float | None = None
     stopped: bool = False
     announced: bool = False
+    previous: TaskStatus = TaskStatus.READY
 
 
 @dataclass(slots=True)
@@ -360,23 +361,17 @@ class Scheduler:
             log_path=self._log_file(run.spec.name, number),
         )
         run.history.append(result)
-        self.bus.publish(
-            self.session_id,
-            EventKind.ATTEMPT_FINISHED,
-            run.spec.name,
-            number,
-            {"outcome": AttemptOutcome.LOST, "exit_code": None, "reason": reason},
-        )
+        lost = {"outcome": AttemptOutcome.LOST, "exit_code": None, "attempt_reason": reason}
         failures = run.attempts - run.budget_from
         if failures > run.spec.retries:
-            self._set_state(run, S.FAILED, reason)
+            self._set_state(run, S.FAILED, reason, number, lost)
             self._block_downstream(run)
         elif run.held:
-            self._set_state(run, S.PAUSED, reason)
+            self._set_state(run, S.PAUSED, reason, number, lost)
         elif run.unmet == 0:
-            self._make_ready(run)
+            self._make_ready(run, number, lost)
         else:  # pragma: no cover - a running task had all its dependencies done
-            self._set_state(run, S.PENDING, reason)
+            self._set_state(run, S.PENDING, reason, number, lost)
 
     async def close(self) -> None:
         """Cancel whatever still runs, wait for it to stop, and stop sampling."""
@@ -522,18 +517,36 @@ class Scheduler:
             raise UnknownTaskError(task, self._runs) from None
 
     def _set_state(
-        self, run: _TaskRun, state: TaskStatus, reason: str = "", attempt: int | None = None
+        self,
+        run: _TaskRun,
+        state: TaskStatus,
+        reason: str = "",
+        attempt: int | None = None,
+        extra: Mapping[str, Any] | None = None,
+        publish: bool = True,
     ) -> None:
+        """Change a task's state and publish it as one ``task_state`` event.
+
+        The event also carries what the change is about: ``extra`` holds the attempt's
+        details when it starts (log, pid...) or ends (outcome, exit code, duration), so an
+        attempt costs no events of its own. ``publish=False`` changes the state silently
+        (dispatch: the event follows once the work really runs).
+        """
         previous = run.state
-        if previous is state:
+        if previous is state and not extra:
             return
-        run.state = state
-        counts = self._counts
-        counts[previous] -= 1
-        counts[state] += 1
+        if previous is not state:
+            run.state = state
+            counts = self._counts
+            counts[previous] -= 1
+            counts[state] += 1
+        if not publish:
+            return
         data: dict[str, Any] = {"state": state, "previous": previous}
         if reason:
             data["reason"] = reason
+        if extra:
+            data.update(extra)
         if run.held:
             data["held"] = True
         if run.budget_from and state is not S.RUNNING:
@@ -546,9 +559,11 @@ class Scheduler:
             data,
         )
 
-    def _make_ready(self, run: _TaskRun) -> None:
+    def _make_ready(
+        self, run: _TaskRun, attempt: int | None = None, extra: Mapping[str, Any] | None = None
+    ) -> None:
         if run.held:
-            self._set_state(run, S.PAUSED, "held by the user")
+            self._set_state(run, S.PAUSED, "held by the user", attempt, extra)
             return
         self._order += 1
         run.order = self._order
@@ -557,7 +572,7 @@ class Scheduler:
             self._ready.setdefault(signature, []),
             (run.spec.priority.rank, run.order, run.spec.name),
         )
-        self._set_state(run, S.READY)
+        self._set_state(run, S.READY, attempt=attempt, extra=extra)
         self._schedule_dispatch()
 
     def _drop_timer(self, run: _TaskRun) -> None:
@@ -607,9 +622,9 @@ class Scheduler:
         self._reevaluate_downstream(names)
         self._schedule_dispatch()
 
-    def _mark_skipped(self, run: _TaskRun) -> None:
+    def _mark_skipped(self, run: _TaskRun, ended_attempt: Mapping[str, Any] | None = None) -> None:
         self._reopen()
-        self._set_state(run, S.SKIPPED, "skipped by the user")
+        self._set_state(run, S.SKIPPED, "skipped by the user", extra=ended_attempt)
         self._satisfy_dependents(run)
         self._reevaluate_downstream([run.spec.name])
         self._schedule_dispatch()
@@ -712,7 +727,8 @@ class Scheduler:
         attempt = _Attempt(number, job, kind == "shell", time.time())
         run.running = attempt
         self._active[spec.name] = attempt
-        self._set_state(run, S.RUNNING, attempt=number)
+        attempt.previous = run.state
+        self._set_state(run, S.RUNNING, attempt=number, publish=False)
         assert self._loop is not None
         if spec.timeout:
             attempt.deadline = self._loop.time() + spec.timeout
@@ -728,24 +744,24 @@ class Scheduler:
         self.bus.publish(self.session_id, EventKind.OUTPUT, task, number, {"lines": lines})
 
     def _announce(self, run: _TaskRun, attempt: _Attempt) -> None:
-        """Publish ``attempt_started`` once the work really runs (with its pid, if any)."""
+        """Publish the ``running`` state once the work really runs, with the attempt's
+        details (log, executor, command, pid)."""
         if attempt.announced:
             return
         attempt.announced = True
         job = attempt.job
-        self.bus.publish(
-            self.session_id,
-            EventKind.ATTEMPT_STARTED,
-            run.spec.name,
-            attempt.number,
-            {
-                "log": job.log_path,
-                "executor": self._executors[job.kind].name,
-                "target": job.target,
-                "pid": attempt.pid,
-                "started_at": attempt.started_at,
-            },
-        )
+        data: dict[str, Any] = {
+            "state": S.RUNNING,
+            "previous": attempt.previous,
+            "log": job.log_path,
+            "executor": self._executors[job.kind].name,
+            "target": job.target,
+            "pid": attempt.pid,
+            "started_at": attempt.started_at,
+        }
+        if run.held:
+            data["held"] = True
+        self.bus.publish(self.session_id, EventKind.TASK_STATE, run.spec.name, attempt.number, data)
 
     def _on_started(self, run: _TaskRun, attempt: _Attempt, pid: int | None) -> None:
         attempt.pid = pid
@@ -856,35 +872,32 @@ class Scheduler:
             log_path=attempt.job.log_path,
         )
         run.history.append(result)
-        self.bus.publish(
-            self.session_id,
-            EventKind.ATTEMPT_FINISHED,
-            spec.name,
-            attempt.number,
-            {
-                "outcome": outcome.value,
-                "exit_code": result.exit_code,
-                "reason": reason,
-                "duration": ended - attempt.started_at,
-            },
-        )
+        ended_attempt = {
+            "outcome": outcome,
+            "exit_code": result.exit_code,
+            "duration": ended - attempt.started_at,
+            "attempt_reason": reason,
+        }
+        number = attempt.number
         if attempt.stop_reason == "skip":
-            self._mark_skipped(run)
+            self._mark_skipped(run, ended_attempt)
         elif succeeded:
-            self._set_state(run, S.COMPLETED)
+            self._set_state(run, S.COMPLETED, attempt=number, extra=ended_attempt)
             self._satisfy_dependents(run)
         elif outcome is AttemptOutcome.CANCELLED or self._cancelling:
-            self._set_state(run, S.CANCELLED, reason)
+            self._set_state(run, S.CANCELLED, reason, number, ended_attempt)
             self._block_downstream(run)
         else:
             failures = run.attempts - run.budget_from
             if failures <= spec.retries:
                 delay = retry_delay(spec, failures, self._rng)
-                self._set_state(run, S.RETRYING, f"{reason}; retry in {delay:.1f}s")
+                self._set_state(
+                    run, S.RETRYING, f"{reason}; retry in {delay:.1f}s", number, ended_attempt
+                )
                 assert self._loop is not None
                 run.retry_timer = self._loop.call_later(delay, self._retry_due, run)
             else:
-                self._set_state(run, S.FAILED, reason)
+                self._set_state(run, S.FAILED, reason, number, ended_attempt)
                 self._block_downstream(run)
         self._schedule_dispatch()
         self._check_finished()

@@ -539,7 +539,7 @@ class Store:
             later = self._logged_after(number, snapshot[0] if snapshot else 0)
         found = {(row["task"], row["number"]): dict(row) for row in rows}
         for event in later:
-            if event.kind not in (EventKind.ATTEMPT_STARTED, EventKind.ATTEMPT_FINISHED):
+            if not attempt_change(event):
                 continue
             key = (event.task or "", event.attempt or 0)
             record = found.setdefault(key, blank_attempt(*key))
@@ -705,16 +705,22 @@ def blank_attempt(task: str, number: int) -> dict[str, Any]:
     }
 
 
+def attempt_change(event: Event) -> bool:
+    """True when ``event`` starts or ends an attempt (a ``task_state`` carrying its details)."""
+    return event.kind is EventKind.TASK_STATE and ("outcome" in event.data or "log" in event.data)
+
+
 def apply_attempt_event(record: dict[str, Any], event: Event) -> None:
-    """Update an attempt row (a dict of AttemptRecord fields) from its started/finished event."""
+    """Update an attempt row (a dict of AttemptRecord fields) from the state event that
+    started or ended it."""
     data = event.data
-    if event.kind is EventKind.ATTEMPT_STARTED:
+    if "log" in data:
         record["started_at"] = data.get("started_at", event.at)
         record["pid"] = data.get("pid", record["pid"])
         record["log_path"] = data.get("log", record["log_path"])
         record["worker"] = data.get("worker", record["worker"])
-    else:
-        record["outcome"] = data.get("outcome")
+    if "outcome" in data:
+        record["outcome"] = data["outcome"]
         record["ended_at"] = event.at
         record["exit_code"] = data.get("exit_code")
-        record["reason"] = data.get("reason", "")
+        record["reason"] = data.get("attempt_reason", "")

@@ -98,3 +98,13 @@ def make_project(root: Path, tasks: dict[str, dict[str, object]], **workflow: ob
     pools = {**default_pools(), **workflow.pop("pools", {})}  # type: ignore[dict-item]
     flow = WorkflowSpec(name="main", tasks=specs, **workflow)  # type: ignore[arg-type]
     return ProjectSpec(name="test", workflows={"main": flow}, resources=pools, root=root)
+
+
+@pytest.fixture
+def samples(tmp_path: Path) -> Path:
+    """A private copy of sample_projects (runs write outputs into project folders)."""
+    import shutil
+
+    target = tmp_path / "samples"
+    shutil.copytree(SAMPLES, target, ignore=shutil.ignore_patterns("out", ".chaos", "dist"))
+    return target

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import time
@@ -13,16 +12,7 @@ import pytest
 from engine.model import SessionStatus, TaskStatus
 from engine.runtime import start_session
 from engine.targets import resolve_target
-from tests.conftest import SAMPLES
 from tests.test_cli_foundation import FORMICARY
-
-
-@pytest.fixture
-def samples(tmp_path: Path) -> Path:
-    """A private copy of sample_projects (runs write outputs into project folders)."""
-    target = tmp_path / "samples"
-    shutil.copytree(SAMPLES, target, ignore=shutil.ignore_patterns("out", ".chaos", "dist"))
-    return target
 
 
 @pytest.mark.parametrize("project", ["data-pipeline", "web-app", "ai-analysis", "ml-sweep"])

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from textual.pilot import Pilot
 
 from engine.model import TaskStatus
-from tests.conftest import SAMPLES
 from tests.test_cli_foundation import FORMICARY
 from tui.app import FormicaryApp
 from tui.screens.main import MainScreen
@@ -21,14 +18,6 @@ from tui.widgets.project_tree import ProjectTree
 from tui.widgets.queue import TaskQueue
 
 SIZE = (160, 50)
-
-
-@pytest.fixture
-def samples(tmp_path: Path) -> Path:
-    """A private copy of sample_projects (runs write outputs into project folders)."""
-    target = tmp_path / "samples"
-    shutil.copytree(SAMPLES, target, ignore=shutil.ignore_patterns("out", ".chaos", "dist"))
-    return target
 
 
 async def until(pilot: Pilot[int], condition: Callable[[], bool], timeout: float = 60) -> None:

@@ -79,12 +79,14 @@ class Feed:
     def start(
         self, task: str, attempt: int, log: str, started_at: float | None = None
     ) -> list[Event]:
+        previous = self.view.tasks[task].state.value
         return [
-            self.state(task, "running", attempt),
             self.event(
-                EventKind.ATTEMPT_STARTED,
+                EventKind.TASK_STATE,
                 task,
                 attempt,
+                state="running",
+                previous=previous,
                 log=log,
                 started_at=started_at or time.time(),
             ),
@@ -178,8 +180,16 @@ async def test_queue_apply_rewrites_only_the_changed_cells(tmp_path: Path) -> No
         assert ("extract", "pool") in written and {row for row, _ in written} == {"extract"}
         assert plain(queue.get_cell("extract", "pool")) == "cpu 1, db 1  cpu 93% 120MB"
 
-        finished = feed.event(EventKind.ATTEMPT_FINISHED, "extract", 1, exit_code=0)
-        queue.apply(view, feed.apply(feed.state("extract", "completed", 1), finished))
+        finished = feed.event(
+            EventKind.TASK_STATE,
+            "extract",
+            1,
+            state="completed",
+            previous="running",
+            outcome="succeeded",
+            exit_code=0,
+        )
+        queue.apply(view, feed.apply(finished))
         assert queue.get_cell("extract", "state").plain == "✔ completed"
         assert plain(queue.get_cell("extract", "pool")) == "cpu 1, db 1"
 
@@ -357,8 +367,16 @@ async def test_log_loads_the_file_then_appends_live_lines(tmp_path: Path) -> Non
         assert pane.lines[-1] == "five"
 
         feed.apply(
-            feed.state("extract", "failed", 1),
-            feed.event(EventKind.ATTEMPT_FINISHED, "extract", 1, exit_code=3, reason="exit code 3"),
+            feed.event(
+                EventKind.TASK_STATE,
+                "extract",
+                1,
+                state="failed",
+                previous="running",
+                outcome="failed",
+                exit_code=3,
+                reason="exit code 3",
+            ),
         )
         pane.refresh_title(view)
         assert plain(pane.query_one("#title", Static).content).startswith(

@@ -84,7 +84,7 @@ async def test_cancel_really_stops_an_async_callable(tmp_path: Path) -> None:
     flag = tmp_path / "flag.txt"
     handle = start(tmp_path, {"slow": {"call": "tasks:slow_async", "args": {"flag": str(flag)}}})
     recorder = record(handle)
-    await recorder.until(lambda: any(e.kind is EventKind.ATTEMPT_STARTED for e in recorder.events))
+    await recorder.until(lambda: any("log" in e.data for e in recorder.events))
     handle.cancel("slow")
     assert await handle.wait() is SessionStatus.FAILED
     assert handle.state("slow") is TaskStatus.CANCELLED
@@ -140,7 +140,7 @@ async def test_sync_callables_do_not_block_the_loop(tmp_path: Path) -> None:
     write_module(tmp_path)
     handle = start(tmp_path, {"slow": {"call": "tasks:slow_sync", "timeout": 30}})
     recorder = record(handle)
-    await recorder.until(lambda: any(e.kind is EventKind.ATTEMPT_STARTED for e in recorder.events))
+    await recorder.until(lambda: any("log" in e.data for e in recorder.events))
     ticks = 0
     for _ in range(5):
         await asyncio.sleep(0)

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from engine.model import TaskStatus
-from tests.test_dashboard import main_screen, open_workflow, samples, state, until  # noqa: F401
+from tests.test_dashboard import main_screen, open_workflow, state, until
 from tui.app import FormicaryApp
 from tui.widgets.error_pane import ErrorPane
 from tui.widgets.graph import DagGraph
@@ -46,15 +46,18 @@ async def test_broken_file_shows_errors_keeps_sessions_and_clears_when_fixed(
     async with app.run_test(size=SIZE) as pilot:
         main = await open_workflow(pilot, "chaos", "demo")
         await pilot.press("s")
-        await until(pilot, lambda: main.current is not None
-                    and state(main, "long_job") is TaskStatus.RUNNING)
+        await until(
+            pilot,
+            lambda: main.current is not None and state(main, "long_job") is TaskStatus.RUNNING,
+        )
         definition = samples / "chaos" / "formicary.toml"
         good = definition.read_text()
         edit(definition, 'depends_on = ["needs_fix"]', 'depends_on = ["needs_fixx"]')
         pane = main.query_one(ErrorPane)
         await until(pilot, lambda: bool(pane.issues), timeout=20)
         assert any(
-            'formicary.toml:' in issue and 'unknown task "needs_fixx"' in issue
+            "formicary.toml:" in issue
+            and 'unknown task "needs_fixx"' in issue
             and 'did you mean "needs_fix"' in issue
             for issue in pane.issues
         )

@@ -137,25 +137,6 @@ class SessionView:
             kind = event.kind
             if kind is EventKind.TASK_STATE:
                 self._task_state(event, changes)
-            elif kind is EventKind.ATTEMPT_STARTED:
-                row = self.tasks.get(event.task or "")
-                if row is not None:
-                    data = event.data
-                    row.attempt = event.attempt or row.attempt
-                    row.started_at = data.get("started_at", event.at)
-                    row.ended_at = None
-                    row.exit_code = None
-                    row.log_path = data.get("log")
-                    row.worker = data.get("worker")
-                    changes.tasks.add(row.name)
-            elif kind is EventKind.ATTEMPT_FINISHED:
-                row = self.tasks.get(event.task or "")
-                if row is not None:
-                    row.ended_at = event.at
-                    row.exit_code = event.data.get("exit_code")
-                    row.reason = event.data.get("reason", "")
-                    row.cpu = row.rss = None
-                    changes.tasks.add(row.name)
             elif kind is EventKind.OUTPUT:
                 changes.output.append((event.task or "", event.attempt or 0, event.data["lines"]))
             elif kind is EventKind.RESOURCE_SAMPLE:
@@ -182,7 +163,18 @@ class SessionView:
             self.counts[row.state] -= 1
             self.counts[state] += 1
             row.state = state
-        row.held = bool(event.data.get("held"))
+        data = event.data
+        if "log" in data:
+            row.started_at = data.get("started_at", event.at)
+            row.ended_at = None
+            row.exit_code = None
+            row.log_path = data.get("log")
+            row.worker = data.get("worker")
+        if "outcome" in data:
+            row.ended_at = event.at
+            row.exit_code = data.get("exit_code")
+            row.cpu = row.rss = None
+        row.held = bool(data.get("held"))
         if "reason" in event.data:
             row.reason = event.data["reason"]
         elif state in (TaskStatus.READY, TaskStatus.RUNNING, TaskStatus.COMPLETED):

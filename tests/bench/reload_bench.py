@@ -69,7 +69,7 @@ def main() -> None:
         shutil.copytree(SAMPLES, workspace, ignore=shutil.ignore_patterns("out", ".chaos"))
         timings = asyncio.run(measure(workspace, args.edits))
     ordered = sorted(timings)
-    p95 = ordered[max(0, int(round(0.95 * len(ordered))) - 1)]
+    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
     print(
         json.dumps(
             {

@@ -107,9 +107,7 @@ async def follow(
         0 when every task completed, 1 when something failed, 130 when interrupted.
     """
     subscription = handle.subscribe(
-        kinds=frozenset(
-            {EventKind.TASK_STATE, EventKind.ATTEMPT_STARTED, EventKind.SESSION_FINISHED}
-        )
+        kinds=frozenset({EventKind.TASK_STATE, EventKind.SESSION_FINISHED})
     )
     interrupted = False
 
@@ -169,15 +167,14 @@ class _Reporter:
         self.running: dict[str, tuple[int, float]] = {}
 
     def event(self, event: Event) -> None:
-        if event.kind is EventKind.ATTEMPT_STARTED and event.task is not None:
-            self.running[event.task] = (event.attempt or 1, time.monotonic())
-            if not self.console.is_terminal:
-                self._line(TaskStatus.RUNNING, event.task, f"attempt {event.attempt}")
-            return
         if event.kind is not EventKind.TASK_STATE or event.task is None:
             return
         state = TaskStatus(event.data["state"])
         if state is TaskStatus.RUNNING:
+            if "log" in event.data:  # the attempt really started
+                self.running[event.task] = (event.attempt or 1, time.monotonic())
+                if not self.console.is_terminal:
+                    self._line(TaskStatus.RUNNING, event.task, f"attempt {event.attempt}")
             return
         began = self.running.pop(event.task, None)
         if state not in _REPORTED:
