@@ -45,9 +45,9 @@ class Event(NamedTuple):
         task: The task concerned, if any.
         attempt: The attempt number concerned, if any.
         data: Details. For ``task_state``: ``state``, ``previous`` and maybe ``reason``; an
-            attempt's start adds ``log``, ``executor``, ``target``, ``pid``, ``started_at``
-            (on the ``running`` state) and its end ``outcome``, ``exit_code``,
-            ``duration`` and ``attempt_reason`` (on the state that follows).
+            attempt's start adds ``log`` and ``pid`` (on the ``running`` state, whose time
+            is the attempt's start) and its end ``outcome``, ``exit_code`` and maybe
+            ``attempt_reason`` (on the state that follows, whose time is its end).
     """
 
     seq: int

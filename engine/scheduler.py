@@ -744,8 +744,8 @@ class Scheduler:
         self.bus.publish(self.session_id, EventKind.OUTPUT, task, number, {"lines": lines})
 
     def _announce(self, run: _TaskRun, attempt: _Attempt) -> None:
-        """Publish the ``running`` state once the work really runs, with the attempt's
-        details (log, executor, command, pid)."""
+        """Publish the ``running`` state once the work really runs, with the attempt's log
+        file and pid (its start time is the event's)."""
         if attempt.announced:
             return
         attempt.announced = True
@@ -754,10 +754,7 @@ class Scheduler:
             "state": S.RUNNING,
             "previous": attempt.previous,
             "log": job.log_path,
-            "executor": self._executors[job.kind].name,
-            "target": job.target,
             "pid": attempt.pid,
-            "started_at": attempt.started_at,
         }
         if run.held:
             data["held"] = True
@@ -872,12 +869,9 @@ class Scheduler:
             log_path=attempt.job.log_path,
         )
         run.history.append(result)
-        ended_attempt = {
-            "outcome": outcome,
-            "exit_code": result.exit_code,
-            "duration": ended - attempt.started_at,
-            "attempt_reason": reason,
-        }
+        ended_attempt: dict[str, Any] = {"outcome": outcome, "exit_code": result.exit_code}
+        if reason:
+            ended_attempt["attempt_reason"] = reason
         number = attempt.number
         if attempt.stop_reason == "skip":
             self._mark_skipped(run, ended_attempt)
