@@ -50,6 +50,14 @@ def _alive(process: psutil.Process) -> bool:
 
 
 @pytest.fixture(autouse=True)
+def private_config(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keep every test away from the user's ~/.config (saved theme, settings)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+
+
+@pytest.fixture(autouse=True)
 def no_orphans() -> Iterator[None]:
     """Fail the test if any process it started is still alive shortly after it ends."""
     yield

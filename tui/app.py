@@ -14,6 +14,7 @@ from tui.glyphs import state_variable_defaults
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen, describe_bindings
 from tui.screens.main import MainScreen
+from tui.themes import install_themes, remember_theme
 
 
 class FormicaryApp(App[int]):
@@ -39,14 +40,24 @@ class FormicaryApp(App[int]):
         super().__init__()
         self.workspace = workspace
         self.bridge: EngineBridge | None = None
+        self._themes_installed = False
+        """Set once the saved theme is restored; from then on each change of theme is saved."""
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         """Every task state's colour is a theme variable (``$state-running``...)."""
         return {**super().get_theme_variable_defaults(), **state_variable_defaults()}
 
     def on_mount(self) -> None:
+        for warning in install_themes(self):
+            self.notify(warning, title="Themes", severity="warning", timeout=10)
+        self._themes_installed = True
         self.bridge = EngineBridge(self.workspace, self.post_message)
         self.push_screen(MainScreen(self.bridge))
+
+    def watch_theme(self, name: str) -> None:
+        """Save the chosen theme (``t``, the palette's theme picker) for the next start."""
+        if self._themes_installed and (problem := remember_theme(name)) is not None:
+            self.notify(problem, title="Themes", severity="warning")
 
     def on_session_updated(self, message: SessionUpdated) -> None:
         for screen in self.screen_stack:
