@@ -61,7 +61,7 @@ class MainScreen(Screen[None]):
         Binding("2", "focus_pane('graph')", "Graph", show=False, id="main.focus2"),
         Binding("3", "focus_pane('queue')", "Queue", show=False, id="main.focus3"),
         Binding("4", "focus_pane('log')", "Log", show=False, id="main.focus4"),
-        Binding("escape", "clear_filter", show=False, id="main.escape"),
+        Binding("escape", "clear_filter", "Clear the filter", show=False, id="main.escape"),
     ]
 
     DEFAULT_CSS = """
@@ -93,7 +93,15 @@ class MainScreen(Screen[None]):
         width: 30;
     }
     MainScreen TaskLog {
-        height: 12;
+        height: 25%;
+        min-height: 5;
+        border-top: solid $panel-lighten-2;
+    }
+    MainScreen.-narrow ResourcePane {
+        display: none;
+    }
+    MainScreen.-narrow ProjectTree {
+        width: 20;
     }
     """
 
@@ -201,7 +209,14 @@ class MainScreen(Screen[None]):
         self.current = watched
         self._preview = None
         self._selected = (watched.view.project, watched.view.workflow.name)
+        self.query_one(ProjectTree).set_last_run(
+            watched.view.project, watched.view.workflow.name, watched.view.status
+        )
         self._show(watched.view)
+
+    def on_resize(self) -> None:
+        """Below 120 columns the resources pane gives its room to the graph and queue."""
+        self.set_class(self.size.width < 120, "-narrow")
 
     def _show(self, view: SessionView) -> None:
         states = {name: row.state for name, row in view.tasks.items()}

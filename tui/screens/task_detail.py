@@ -71,7 +71,8 @@ class TaskDetailScreen(Screen[None]):
             table.add_columns("try", "outcome", "exit", "started", "took", "reason", "log")
             yield table
             yield Static("Definition", classes="heading")
-            yield Static(tomli_w.dumps({self.task_name: task_to_dict(spec)}), id="definition")
+            definition = tomli_w.dumps({self.task_name: task_to_dict(spec)})
+            yield Static(definition, id="definition", markup=False)
         yield Footer()
 
     async def on_mount(self) -> None:
@@ -84,10 +85,10 @@ class TaskDetailScreen(Screen[None]):
         if row.state is TaskStatus.RUNNING:
             return "It is running."
         if row.state in (TaskStatus.COMPLETED, TaskStatus.SKIPPED):
-            return f"It is {row.state.value}."
+            return f"State: {row.state.value}."
         if row.state in (TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.BLOCKED):
             reason = f": {row.reason}" if row.reason else ""
-            return f"It is {row.state.value}{reason}. Press r on the dashboard to retry it."
+            return f"State: {row.state.value}{reason}. Press r on the dashboard to retry it."
         return self.watched.waiting_on(self.task_name) or "It is about to start."
 
     async def _attempts(self) -> list[tuple[str, ...]]:

@@ -85,6 +85,9 @@ class StatusHeader(Widget):
         else:
             text.append(f" · session {view.session_id} ")
             text.append(view.status, style="bold")
+            if view.started_at:
+                end = view.ended_at or time.time()
+                text.append(f" {_elapsed(end - view.started_at)}")
             total = len(view.tasks)
             done = view.count(TaskStatus.COMPLETED)
             text.append(f" · {done}/{total} done")
@@ -93,11 +96,9 @@ class StatusHeader(Widget):
                 if count:
                     color = self.app.theme_variables.get(state_variable(state), "")
                     text.append(f" · {GLYPHS[state]} {count} {state.value}", style=color)
-            if view.started_at:
-                end = view.ended_at or time.time()
-                text.append(f" · {_elapsed(end - view.started_at)}")
             if view.dropped:
                 text.append(f" · {view.dropped} events skipped", style="dim")
         if self.notice:
             text.append(f" · {self.notice}", style="bold red")
+        text.truncate(max(1, self.size.width - 2), overflow="ellipsis")
         return text
