@@ -185,7 +185,10 @@ class Scheduler:
         self._dispatch_scheduled = False
         self._finished = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        # The engine's environment is read once: decoding os.environ on every spawn cost
+        # more than the spawn's own bookkeeping.
         self._env_base = {
+            **os.environ,
             "FORMICARY_SESSION": session_id,
             "FORMICARY_WORKFLOW": workflow.name,
             "FORMICARY_PROJECT": project.name,
@@ -703,8 +706,9 @@ class Scheduler:
         if spec.run is not None:
             kind, target, args = "shell", render(spec.run, self.params), {}
             env = {
-                **spec.env,
                 **self._env_base,
+                **spec.env,
+                "FORMICARY_SESSION": self.session_id,
                 "FORMICARY_TASK": spec.name,
                 "FORMICARY_ATTEMPT": str(number),
             }

@@ -35,7 +35,7 @@ class Job(NamedTuple):
         cwd: The project folder.
         log_path: File the attempt's output is written to (created on first output).
         args: Keyword arguments of a callable.
-        env: Variables added to the engine's environment (shell tasks).
+        env: The whole environment of a shell task (empty: the engine's own).
     """
 
     session: str

@@ -55,7 +55,7 @@ class LocalExecutor:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
                 cwd=job.cwd,
-                env={**os.environ, **job.env},
+                env=dict(job.env) if job.env else None,
                 start_new_session=True,
             )
         )
