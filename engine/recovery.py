@@ -24,7 +24,7 @@ from engine.persist import Persister
 from engine.processes import signal_group
 from engine.runtime import local_executors, logs_root
 from engine.scheduler import RestoredTask, Scheduler
-from engine.store import AttemptRecord, SessionRecord, Store, db_path
+from engine.store import AttemptRecord, SessionRecord, Store, TaskRecord, db_path
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +64,14 @@ def adopt(
     """
     if not store.claim(record.id, record.heartbeat):
         raise UsageError(f"session {record.id} was just taken over by another process")
-    store.compact(record.id)
+    tasks, attempts = store.compact(record.id)
     sid = str(record.id)
     root = Path(record.project_root)
     project = parse_project(json.loads(store.definition(record.id)), root / DEFINITION_FILE)
     project = _rooted(project, root)
     workflow = project.workflows[record.workflow]
-    restored = _restored(store, record.id)
-    for number_pid in _lost_pids(store, record.id, restored):
+    restored = _restored(tasks, attempts)
+    for number_pid in _lost_pids(attempts, restored):
         _end_leftover(number_pid, sid)
     bus = EventBus()
     bus.start_at(sid, store.last_seq(record.id))
@@ -104,13 +104,13 @@ def _rooted(project: object, root: Path) -> object:
     return replace(project, root=root)  # type: ignore[type-var]
 
 
-def _restored(store: Store, session_id: int) -> dict[str, RestoredTask]:
-    attempts: dict[str, list[AttemptRecord]] = {}
-    for attempt in store.attempts(session_id):
-        attempts.setdefault(attempt.task, []).append(attempt)
+def _restored(tasks: list[TaskRecord], attempts: list[AttemptRecord]) -> dict[str, RestoredTask]:
+    by_task: dict[str, list[AttemptRecord]] = {}
+    for attempt in attempts:
+        by_task.setdefault(attempt.task, []).append(attempt)
     restored = {}
-    for task in store.tasks(session_id):
-        history = attempts.get(task.name, [])
+    for task in tasks:
+        history = by_task.get(task.name, [])
         unfinished = [a.number for a in history if a.outcome is None]
         state = TaskStatus(task.state)
         lost: int | None = max(unfinished) if unfinished else None
@@ -143,11 +143,11 @@ def _result(task: str, attempt: AttemptRecord) -> TaskResult:
     )
 
 
-def _lost_pids(store: Store, session_id: int, restored: dict[str, RestoredTask]) -> list[int]:
+def _lost_pids(attempts: list[AttemptRecord], restored: dict[str, RestoredTask]) -> list[int]:
     lost = {(name, task.lost_attempt) for name, task in restored.items() if task.lost_attempt}
     return [
         attempt.pid
-        for attempt in store.attempts(session_id)
+        for attempt in attempts
         if attempt.pid and (attempt.task, attempt.number) in lost
     ]
 

@@ -497,56 +497,76 @@ class Store:
             if item[0] > after
         ]
 
-    def tasks(self, session_id: int | str) -> list[TaskRecord]:
-        """Every task of the session in definition order, as of the latest logged event."""
-        number = _session_number(session_id)
+    def _replayed(
+        self, number: int, *, tasks: bool = True, attempts: bool = True
+    ) -> tuple[
+        dict[str, dict[str, Any]],
+        dict[tuple[str, int], dict[str, Any]],
+        set[str],
+        set[tuple[str, int]],
+        int,
+    ]:
+        """The task and attempt snapshots brought up to date by the events logged after them
+        (read in one transaction), which rows the replay changed, and the last sequence."""
         with self._reading():
-            snapshot = self._one("SELECT snapshot_seq FROM sessions WHERE id = ?", (number,))
-            rows = self._all(
-                "SELECT name, state, attempts, budget_from, held, reason FROM tasks "
-                "WHERE session_id = ? ORDER BY position",
-                (number,),
+            snapshot_row = self._one("SELECT snapshot_seq FROM sessions WHERE id = ?", (number,))
+            snapshot = snapshot_row[0] if snapshot_row else 0
+            task_rows = (
+                self._all(
+                    "SELECT name, state, attempts, budget_from, held, reason FROM tasks "
+                    "WHERE session_id = ? ORDER BY position",
+                    (number,),
+                )
+                if tasks
+                else []
             )
-            later = self._logged_after(number, snapshot[0] if snapshot else 0)
-        tasks = {r["name"]: dict(r) for r in rows}
+            attempt_rows = (
+                self._all(
+                    "SELECT task, number, outcome, started_at, ended_at, exit_code, reason, "
+                    "worker, pid, log_path FROM attempts WHERE session_id = ?",
+                    (number,),
+                )
+                if attempts
+                else []
+            )
+            later = self._logged_after(number, snapshot)
+        task_map = {row[0]: dict(row) for row in task_rows}
+        attempt_map = {(row[0], row[1]): dict(row) for row in attempt_rows}
+        changed_tasks: set[str] = set()
+        changed_attempts: set[tuple[str, int]] = set()
         for event in later:
-            if event.kind is EventKind.TASK_STATE and event.task in tasks:
-                task = tasks[event.task]
-                data = event.data
+            if event.kind is not EventKind.TASK_STATE:
+                continue
+            data = event.data
+            task = task_map.get(event.task or "")
+            if task is not None:
                 task["state"] = data["state"]
                 task["attempts"] = max(task["attempts"], event.attempt or 0)
                 task["held"] = bool(data.get("held"))
                 task["reason"] = data.get("reason", "")
                 task["budget_from"] = data.get("budget_from", task["budget_from"])
-        return [
-            TaskRecord(
-                t["name"], t["state"], t["attempts"], t["budget_from"], bool(t["held"]), t["reason"]
-            )
-            for t in tasks.values()
-        ]
+                changed_tasks.add(task["name"])
+            if attempts and ("outcome" in data or "log" in data):
+                key = (event.task or "", event.attempt or 0)
+                record = attempt_map.get(key)
+                if record is None:
+                    record = attempt_map[key] = blank_attempt(*key)
+                apply_attempt_event(record, event)
+                changed_attempts.add(key)
+        last = later[-1].seq if later else snapshot
+        return task_map, attempt_map, changed_tasks, changed_attempts, last
+
+    def tasks(self, session_id: int | str) -> list[TaskRecord]:
+        """Every task of the session in definition order, as of the latest logged event."""
+        task_map, _, _, _, _ = self._replayed(_session_number(session_id), attempts=False)
+        return [_task_record(task) for task in task_map.values()]
 
     def attempts(self, session_id: int | str, task: str | None = None) -> list[AttemptRecord]:
         """Attempts of the session (of one task, if given), by task and number, as of the
         latest logged event."""
-        number = _session_number(session_id)
-        with self._reading():
-            snapshot = self._one("SELECT snapshot_seq FROM sessions WHERE id = ?", (number,))
-            rows = self._all(
-                "SELECT task, number, outcome, started_at, ended_at, exit_code, reason, worker, "
-                "pid, log_path FROM attempts WHERE session_id = ?",
-                (number,),
-            )
-            later = self._logged_after(number, snapshot[0] if snapshot else 0)
-        found = {(row["task"], row["number"]): dict(row) for row in rows}
-        for event in later:
-            if not attempt_change(event):
-                continue
-            key = (event.task or "", event.attempt or 0)
-            record = found.setdefault(key, blank_attempt(*key))
-            apply_attempt_event(record, event)
-        records = sorted(found.values(), key=lambda r: (r["task"], r["number"]))
+        _, found, _, _, _ = self._replayed(_session_number(session_id), tasks=False)
         return [
-            AttemptRecord(**record) for record in records if task is None or record["task"] == task
+            AttemptRecord(**found[key]) for key in sorted(found) if task is None or key[0] == task
         ]
 
     def require_task(self, session_id: int | str, task: str) -> None:
@@ -558,46 +578,43 @@ class Store:
         if row is None:
             raise UnknownTaskError(task, [t.name for t in self.tasks(session_id)])
 
-    def compact(self, session_id: int | str) -> None:
-        """Fold the events logged since the last snapshot into the task and attempt tables.
+    def compact(self, session_id: int | str) -> tuple[list[TaskRecord], list[AttemptRecord]]:
+        """Fold the events logged since the last snapshot into the task and attempt tables;
+        return every task and attempt as they now stand.
 
         Done before a session changes owner: the new owner's snapshots only cover what it
         changes itself, so what the old owner logged after its last snapshot must be in the
-        tables first.
+        tables first. Only the rows the log changed are written.
         """
         number = _session_number(session_id)
-        tasks = self.tasks(number)
-        attempts = self.attempts(number)
-        last = self.last_seq(number)
+        tasks, attempts, changed_tasks, changed_attempts, last = self._replayed(number)
         with self.transaction() as db:
             db.executemany(
                 "UPDATE tasks SET state = ?, attempts = ?, budget_from = ?, held = ?, reason = ? "
                 "WHERE session_id = ? AND name = ?",
                 [
-                    (t.state, t.attempts, t.budget_from, t.held, t.reason, number, t.name)
-                    for t in tasks
+                    (
+                        t["state"],
+                        t["attempts"],
+                        t["budget_from"],
+                        t["held"],
+                        t["reason"],
+                        number,
+                        t["name"],
+                    )
+                    for t in (tasks[name] for name in changed_tasks)
                 ],
             )
             db.executemany(
-                "INSERT OR REPLACE INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        number,
-                        a.task,
-                        a.number,
-                        a.outcome,
-                        a.started_at,
-                        a.ended_at,
-                        a.exit_code,
-                        a.reason,
-                        a.worker,
-                        a.pid,
-                        a.log_path,
-                    )
-                    for a in attempts
-                ],
+                "INSERT OR REPLACE INTO attempts VALUES (:sid, :task, :number, :outcome, "
+                ":started_at, :ended_at, :exit_code, :reason, :worker, :pid, :log_path)",
+                [{"sid": number, **attempts[key]} for key in changed_attempts],
             )
             db.execute("UPDATE sessions SET snapshot_seq = ? WHERE id = ?", (last, number))
+        return (
+            [_task_record(task) for task in tasks.values()],
+            [AttemptRecord(**attempts[key]) for key in sorted(attempts)],
+        )
 
     # -- events, samples ---------------------------------------------------------------
 
@@ -724,3 +741,14 @@ def apply_attempt_event(record: dict[str, Any], event: Event) -> None:
         record["ended_at"] = event.at
         record["exit_code"] = data.get("exit_code")
         record["reason"] = data.get("attempt_reason", "")
+
+
+def _task_record(task: Mapping[str, Any]) -> TaskRecord:
+    return TaskRecord(
+        task["name"],
+        task["state"],
+        task["attempts"],
+        task["budget_from"],
+        bool(task["held"]),
+        task["reason"],
+    )

@@ -59,7 +59,7 @@ from engine.synthetic import layered_edges, task_name
 FORMICARY = shutil.which("formicary") or str(Path(sys.executable).parent / "formicary")
 BAR_SECONDS = 1.0
 WIDTH = 1000
-LAYERS = 21
+LAYERS = 36  # about 37,000 tasks: 3 events a task puts the store past 100,000 events
 FAN_IN = 2
 GATES = 8
 MAX_PARALLEL = 64
@@ -158,7 +158,7 @@ def build(folder: Path, layers: int, target_events: int) -> Template:
     db = sqlite3.connect(probe / path.name)
     try:
         info: dict[str, Any] = {
-            "events": db.execute("SELECT COUNT(*) FROM events").fetchone()[0],
+            "events": db.execute("SELECT MAX(last_seq) FROM events").fetchone()[0],
             "tasks": db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0],
             "task_states": dict(
                 db.execute("SELECT state, COUNT(*) FROM tasks GROUP BY state ORDER BY 2 DESC")
