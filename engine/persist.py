@@ -20,13 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.events import Event, EventBus, EventKind
-from engine.store import (
-    HEARTBEAT_INTERVAL,
-    Command,
-    apply_attempt_event,
-    blank_attempt,
-    connect,
-)
+from engine.schema import connect
+from engine.store import HEARTBEAT_INTERVAL, Command, apply_attempt_event, blank_attempt
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,9 @@ from engine.executors.python import PythonExecutor
 from engine.params import resolve
 from engine.persist import Persister, initial_states
 from engine.scheduler import Scheduler
+from engine.schema import STATE_DIR, db_path
 from engine.specs import ProjectSpec, WorkflowSpec, project_to_dict
-from engine.store import STATE_DIR, Store, db_path
+from engine.store import Store
 
 
 def new_session_id() -> str:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from engine.model import SessionStatus
-from engine.store import MIGRATIONS, SCHEMA_VERSION, Store, connect, db_path
+from engine.schema import MIGRATIONS, SCHEMA_VERSION, connect, db_path
+from engine.store import Store
 from tests.crash_trial import fresh, run_trial
 from tests.test_cli_foundation import FORMICARY
 

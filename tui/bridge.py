@@ -29,16 +29,9 @@ from engine.errors import FormicaryError
 from engine.model import SessionStatus, TaskStatus
 from engine.recovery import adopt, find_orphan
 from engine.runtime import start_session
+from engine.schema import STATE_DIR, db_path, state_dir
 from engine.specs import ProjectSpec, WorkflowSpec
-from engine.store import (
-    ORPHAN_AFTER,
-    STATE_DIR,
-    AttemptRecord,
-    SessionRecord,
-    Store,
-    db_path,
-    state_dir,
-)
+from engine.store import ORPHAN_AFTER, AttemptRecord, SessionRecord, Store
 from tui.state import SessionView
 
 log = logging.getLogger(__name__)

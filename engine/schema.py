@@ -1,0 +1,160 @@
+"""The store's schema: tables, forward migrations (``PRAGMA user_version``), connections.
+
+Every connection is in WAL mode with a generous busy timeout, so readers in other processes
+never fail with "database is locked" while the owner writes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+STATE_DIR = ".formicary"
+DB_NAME = "state.db"
+BUSY_TIMEOUT_MS = 10_000
+
+_SCHEMA_V1 = """
+CREATE TABLE sessions (
+    id INTEGER PRIMARY KEY,
+    project TEXT NOT NULL,
+    workflow TEXT NOT NULL,
+    params TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    project_root TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    ended_at REAL,
+    owner_pid INTEGER,
+    owner_host TEXT,
+    heartbeat REAL,
+    max_parallel INTEGER,
+    last_seq INTEGER NOT NULL DEFAULT 0,
+    snapshot_seq INTEGER NOT NULL DEFAULT 0,
+    counts TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE tasks (
+    session_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    budget_from INTEGER NOT NULL DEFAULT 0,
+    held INTEGER NOT NULL DEFAULT 0,
+    reason TEXT NOT NULL DEFAULT '',
+    updated_at REAL NOT NULL,
+    position INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (session_id, name)
+) WITHOUT ROWID;
+CREATE TABLE attempts (
+    session_id INTEGER NOT NULL,
+    task TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    outcome TEXT,
+    started_at REAL,
+    ended_at REAL,
+    exit_code INTEGER,
+    reason TEXT NOT NULL DEFAULT '',
+    worker TEXT,
+    pid INTEGER,
+    log_path TEXT,
+    PRIMARY KEY (session_id, task, number)
+) WITHOUT ROWID;
+CREATE TABLE events (
+    session_id INTEGER NOT NULL,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    events TEXT NOT NULL,
+    PRIMARY KEY (session_id, first_seq)
+) WITHOUT ROWID;
+CREATE TABLE samples (
+    session_id INTEGER NOT NULL,
+    at REAL NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX samples_by_session ON samples (session_id, at);
+CREATE TABLE commands (
+    id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    task TEXT,
+    args TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    taken_at REAL,
+    outcome TEXT
+);
+CREATE INDEX commands_open ON commands (session_id, taken_at);
+"""
+
+_SCHEMA_V2 = """
+ALTER TABLE sessions ADD COLUMN executor TEXT NOT NULL DEFAULT 'local';
+"""
+
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2)
+"""Forward migrations; ``MIGRATIONS[n]`` takes a database from version ``n`` to ``n + 1``."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def state_dir(workspace: Path) -> Path:
+    """``<workspace>/.formicary``."""
+    return Path(workspace) / STATE_DIR
+
+
+def db_path(workspace: Path) -> Path:
+    """``<workspace>/.formicary/state.db``."""
+    return state_dir(workspace) / DB_NAME
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection in WAL mode with a generous busy timeout, migrated to the current schema.
+
+    Read-only connections neither create nor migrate; they fail if the file is missing.
+    """
+    if readonly:
+        connection = sqlite3.connect(
+            f"file:{path}?mode=ro",
+            uri=True,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=False,
+            isolation_level=None,
+        )
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
+        )
+    connection.row_factory = sqlite3.Row
+    connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if not readonly:
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        migrate(connection)
+    return connection
+
+
+def migrate(connection: sqlite3.Connection) -> int:
+    """Apply every migration the database lacks, each in its own transaction; return the
+    version it ends at."""
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"state.db has schema version {version}, newer than this formicary ({SCHEMA_VERSION})"
+        )
+    while version < SCHEMA_VERSION:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            current = connection.execute("PRAGMA user_version").fetchone()[0]
+            if current == version:
+                for statement in _statements(MIGRATIONS[version]):
+                    connection.execute(statement)
+                connection.execute(f"PRAGMA user_version = {version + 1}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+    return version
+
+
+def _statements(script: str) -> list[str]:
+    return [part.strip() for part in script.split(";") if part.strip()]
