@@ -21,7 +21,6 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,16 @@ from engine.model import AttemptOutcome, SessionStatus, TaskResult, TaskStatus
 from engine.params import render, render_args
 from engine.processes import signal_group
 from engine.resources import ResourcePools, TreeSample, UsageMonitor
-from engine.specs import ProjectSpec, TaskSpec, WorkflowSpec
+from engine.specs import ProjectSpec, WorkflowSpec
+from engine.task_runs import (
+    _STOP_REASONS,
+    Attempt,
+    RestoredTask,
+    TaskRun,
+    TaskView,
+    default_max_parallel,
+    retry_delay,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,89 +50,6 @@ _SATISFIED = frozenset({S.COMPLETED, S.SKIPPED})
 _FINAL = frozenset({S.COMPLETED, S.FAILED, S.CANCELLED, S.BLOCKED, S.SKIPPED})
 _BROKEN = frozenset({S.FAILED, S.CANCELLED, S.BLOCKED})
 _WAITING = frozenset({S.PENDING, S.READY, S.PAUSED, S.RETRYING})
-JITTER = 0.1
-_STOP_REASONS = {
-    "cancel": "cancelled by the user",
-    "skip": "skipped by the user",
-    "session": "session cancelled",
-}
-
-
-def default_max_parallel() -> int:
-    """Parallelism when a workflow sets none: twice the cores, at least 4."""
-    return max(4, 2 * (os.cpu_count() or 1))
-
-
-def retry_delay(spec: TaskSpec, failures: int, rng: random.Random) -> float:
-    """Seconds to wait before the retry after the ``failures``-th failed attempt.
-
-    ``retry_delay * retry_backoff ** (failures - 1)``, with ±10% jitter, capped at
-    ``retry_max_delay``.
-    """
-    base = spec.retry_delay * spec.retry_backoff ** (failures - 1)
-    return min(spec.retry_max_delay, base * (1 + rng.uniform(-JITTER, JITTER)))
-
-
-@dataclass(slots=True)
-class _Attempt:
-    number: int
-    job: Job
-    interruptible: bool
-    started_at: float
-    future: asyncio.Future[ExitStatus] | None = None
-    pid: int | None = None
-    stop_reason: str | None = None
-    timer: asyncio.TimerHandle | None = None
-    deadline: float | None = None
-    remaining: float | None = None
-    stopped: bool = False
-    announced: bool = False
-    previous: TaskStatus = TaskStatus.READY
-
-
-@dataclass(slots=True)
-class _TaskRun:
-    spec: TaskSpec
-    index: int
-    state: TaskStatus = S.PENDING
-    attempts: int = 0
-    budget_from: int = 0
-    unmet: int = 0
-    held: bool = False
-    order: int = 0
-    running: _Attempt | None = None
-    retry_timer: asyncio.TimerHandle | None = None
-    history: list[TaskResult] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class RestoredTask:
-    """A task's state as persisted, for :meth:`Scheduler.adopt`.
-
-    ``lost_attempt`` is the number of an attempt that was running when its engine stopped.
-    """
-
-    state: TaskStatus
-    attempts: int = 0
-    budget_from: int = 0
-    held: bool = False
-    lost_attempt: int | None = None
-    history: tuple[TaskResult, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class TaskView:
-    """A task as seen from outside at one moment."""
-
-    name: str
-    state: TaskStatus
-    attempts: int
-    held: bool
-    priority: str
-    depends_on: tuple[str, ...]
-    resources: Mapping[str, int]
-    last: TaskResult | None
-    started_at: float | None
 
 
 class Scheduler:
@@ -173,11 +98,11 @@ class Scheduler:
         self._rng = random.Random(seed)
         self._dag = workflow.dag
         self._runs = {
-            name: _TaskRun(spec, index) for index, (name, spec) in enumerate(workflow.tasks.items())
+            name: TaskRun(spec, index) for index, (name, spec) in enumerate(workflow.tasks.items())
         }
         self._counts: Counter[TaskStatus] = Counter({S.PENDING: len(self._runs)})
         self._ready: dict[tuple[tuple[str, int], ...], list[tuple[int, int, str]]] = {}
-        self._active: dict[str, _Attempt] = {}
+        self._active: dict[str, Attempt] = {}
         self._order = 0
         self._paused = False
         self._stop_processes = False
@@ -351,7 +276,7 @@ class Scheduler:
         self._schedule_dispatch()
         self._check_finished()
 
-    def _record_lost(self, run: _TaskRun, number: int) -> None:
+    def _record_lost(self, run: TaskRun, number: int) -> None:
         reason = "lost: the process running the engine stopped"
         now = time.time()
         result = TaskResult(
@@ -513,7 +438,7 @@ class Scheduler:
 
     # -- internals: state ------------------------------------------------------------------
 
-    def _run(self, task: str) -> _TaskRun:
+    def _run(self, task: str) -> TaskRun:
         try:
             return self._runs[task]
         except KeyError:
@@ -521,7 +446,7 @@ class Scheduler:
 
     def _set_state(
         self,
-        run: _TaskRun,
+        run: TaskRun,
         state: TaskStatus,
         reason: str = "",
         attempt: int | None = None,
@@ -563,7 +488,7 @@ class Scheduler:
         )
 
     def _make_ready(
-        self, run: _TaskRun, attempt: int | None = None, extra: Mapping[str, Any] | None = None
+        self, run: TaskRun, attempt: int | None = None, extra: Mapping[str, Any] | None = None
     ) -> None:
         if run.held:
             self._set_state(run, S.PAUSED, "held by the user", attempt, extra)
@@ -578,12 +503,12 @@ class Scheduler:
         self._set_state(run, S.READY, attempt=attempt, extra=extra)
         self._schedule_dispatch()
 
-    def _drop_timer(self, run: _TaskRun) -> None:
+    def _drop_timer(self, run: TaskRun) -> None:
         if run.retry_timer is not None:
             run.retry_timer.cancel()
             run.retry_timer = None
 
-    def _satisfy_dependents(self, run: _TaskRun) -> None:
+    def _satisfy_dependents(self, run: TaskRun) -> None:
         for name in self._dag.dependents(run.spec.name):
             dependent = self._runs[name]
             dependent.unmet -= 1
@@ -592,7 +517,7 @@ class Scheduler:
                     continue
                 self._make_ready(dependent)
 
-    def _block_downstream(self, run: _TaskRun) -> None:
+    def _block_downstream(self, run: TaskRun) -> None:
         reason = f"upstream task {run.spec.name} {run.state.value}"
         for name in self._dag.sorted(self._dag.downstream(run.spec.name)):
             dependent = self._runs[name]
@@ -612,7 +537,7 @@ class Scheduler:
             else:
                 self._set_state(run, S.PAUSED if run.held else S.PENDING, "upstream retried")
 
-    def _retry_runs(self, runs: list[_TaskRun]) -> None:
+    def _retry_runs(self, runs: list[TaskRun]) -> None:
         self._reopen()
         names = {run.spec.name for run in runs}
         for name in self._dag.sorted(names):
@@ -625,7 +550,7 @@ class Scheduler:
         self._reevaluate_downstream(names)
         self._schedule_dispatch()
 
-    def _mark_skipped(self, run: _TaskRun, ended_attempt: Mapping[str, Any] | None = None) -> None:
+    def _mark_skipped(self, run: TaskRun, ended_attempt: Mapping[str, Any] | None = None) -> None:
         self._reopen()
         self._set_state(run, S.SKIPPED, "skipped by the user", extra=ended_attempt)
         self._satisfy_dependents(run)
@@ -697,7 +622,7 @@ class Scheduler:
             heapq.heappop(best_heap)
             self._start_attempt(runs[best[2]])
 
-    def _start_attempt(self, run: _TaskRun) -> None:
+    def _start_attempt(self, run: TaskRun) -> None:
         spec = run.spec
         self.pools.acquire(spec.resources)
         run.attempts += 1
@@ -728,7 +653,7 @@ class Scheduler:
             env=env,
         )
         executor = self._executors[kind]
-        attempt = _Attempt(number, job, kind == "shell", time.time())
+        attempt = Attempt(number, job, kind == "shell", time.time())
         run.running = attempt
         self._active[spec.name] = attempt
         attempt.previous = run.state
@@ -747,7 +672,7 @@ class Scheduler:
     def _deliver_output(self, task: str, number: int, lines: list[str]) -> None:
         self.bus.publish(self.session_id, EventKind.OUTPUT, task, number, {"lines": lines})
 
-    def _announce(self, run: _TaskRun, attempt: _Attempt) -> None:
+    def _announce(self, run: TaskRun, attempt: Attempt) -> None:
         """Publish the ``running`` state once the work really runs, with the attempt's log
         file and pid (its start time is the event's)."""
         if attempt.announced:
@@ -764,7 +689,7 @@ class Scheduler:
             data["held"] = True
         self.bus.publish(self.session_id, EventKind.TASK_STATE, run.spec.name, attempt.number, data)
 
-    def _on_started(self, run: _TaskRun, attempt: _Attempt, pid: int | None) -> None:
+    def _on_started(self, run: TaskRun, attempt: Attempt, pid: int | None) -> None:
         attempt.pid = pid
         self._announce(run, attempt)
         if pid is not None:
@@ -777,12 +702,12 @@ class Scheduler:
                 attempt.job.kind
             ].interruptible(attempt.job)
 
-    def _on_timeout(self, run: _TaskRun, attempt: _Attempt) -> None:
+    def _on_timeout(self, run: TaskRun, attempt: Attempt) -> None:
         attempt.timer = None
         if run.running is attempt and attempt.stop_reason is None:
             self._interrupt(attempt, "timeout")
 
-    def _interrupt(self, attempt: _Attempt, reason: str) -> None:
+    def _interrupt(self, attempt: Attempt, reason: str) -> None:
         if attempt.stop_reason is not None:
             return
         attempt.stop_reason = reason
@@ -792,7 +717,7 @@ class Scheduler:
         if attempt.future is not None:
             attempt.future.cancel()
 
-    def _stop_attempt(self, attempt: _Attempt) -> None:
+    def _stop_attempt(self, attempt: Attempt) -> None:
         if attempt.pid is None or attempt.stopped:
             return
         if signal_group(attempt.pid, signal.SIGSTOP):
@@ -803,7 +728,7 @@ class Scheduler:
                 attempt.timer.cancel()
                 attempt.timer = None
 
-    def _continue_attempt(self, attempt: _Attempt) -> None:
+    def _continue_attempt(self, attempt: Attempt) -> None:
         if not attempt.stopped or attempt.pid is None:
             return
         signal_group(attempt.pid, signal.SIGCONT)
@@ -816,7 +741,7 @@ class Scheduler:
             attempt.remaining = None
 
     def _on_attempt_done(
-        self, run: _TaskRun, attempt: _Attempt, task: asyncio.Future[ExitStatus]
+        self, run: TaskRun, attempt: Attempt, task: asyncio.Future[ExitStatus]
     ) -> None:
         if attempt.timer is not None:
             attempt.timer.cancel()
@@ -848,8 +773,8 @@ class Scheduler:
 
     def _finish_attempt(
         self,
-        run: _TaskRun,
-        attempt: _Attempt,
+        run: TaskRun,
+        attempt: Attempt,
         outcome: AttemptOutcome,
         reason: str,
         status: ExitStatus | None,
@@ -900,7 +825,7 @@ class Scheduler:
         self._schedule_dispatch()
         self._check_finished()
 
-    def _retry_due(self, run: _TaskRun) -> None:
+    def _retry_due(self, run: TaskRun) -> None:
         run.retry_timer = None
         if run.state is S.RETRYING:
             self._make_ready(run)

@@ -1,0 +1,99 @@
+"""The records the scheduler keeps per task and per attempt, and the policies it applies:
+retry delays and default parallelism. Mutable records live only inside the scheduler;
+``RestoredTask`` and ``TaskView`` are the frozen ones that cross its boundary."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from engine.executors import ExitStatus, Job
+from engine.model import TaskResult, TaskStatus
+from engine.specs import TaskSpec
+
+JITTER = 0.1
+_STOP_REASONS = {
+    "cancel": "cancelled by the user",
+    "skip": "skipped by the user",
+    "session": "session cancelled",
+}
+
+
+def default_max_parallel() -> int:
+    """Parallelism when a workflow sets none: twice the cores, at least 4."""
+    return max(4, 2 * (os.cpu_count() or 1))
+
+
+def retry_delay(spec: TaskSpec, failures: int, rng: random.Random) -> float:
+    """Seconds to wait before the retry after the ``failures``-th failed attempt.
+
+    ``retry_delay * retry_backoff ** (failures - 1)``, with ±10% jitter, capped at
+    ``retry_max_delay``.
+    """
+    base = spec.retry_delay * spec.retry_backoff ** (failures - 1)
+    return min(spec.retry_max_delay, base * (1 + rng.uniform(-JITTER, JITTER)))
+
+
+@dataclass(slots=True)
+class Attempt:
+    number: int
+    job: Job
+    interruptible: bool
+    started_at: float
+    future: asyncio.Future[ExitStatus] | None = None
+    pid: int | None = None
+    stop_reason: str | None = None
+    timer: asyncio.TimerHandle | None = None
+    deadline: float | None = None
+    remaining: float | None = None
+    stopped: bool = False
+    announced: bool = False
+    previous: TaskStatus = TaskStatus.READY
+
+
+@dataclass(slots=True)
+class TaskRun:
+    spec: TaskSpec
+    index: int
+    state: TaskStatus = TaskStatus.PENDING
+    attempts: int = 0
+    budget_from: int = 0
+    unmet: int = 0
+    held: bool = False
+    order: int = 0
+    running: Attempt | None = None
+    retry_timer: asyncio.TimerHandle | None = None
+    history: list[TaskResult] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RestoredTask:
+    """A task's state as persisted, for :meth:`Scheduler.adopt`.
+
+    ``lost_attempt`` is the number of an attempt that was running when its engine stopped.
+    """
+
+    state: TaskStatus
+    attempts: int = 0
+    budget_from: int = 0
+    held: bool = False
+    lost_attempt: int | None = None
+    history: tuple[TaskResult, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TaskView:
+    """A task as seen from outside at one moment."""
+
+    name: str
+    state: TaskStatus
+    attempts: int
+    held: bool
+    priority: str
+    depends_on: tuple[str, ...]
+    resources: Mapping[str, int]
+    last: TaskResult | None
+    started_at: float | None
