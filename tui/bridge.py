@@ -201,12 +201,16 @@ class EngineBridge:
             )
 
     async def _watch_definitions(self) -> None:
-        from watchfiles import awatch
+        from watchfiles import Change, awatch
 
-        def relevant(_change: object, path: str) -> bool:
+        def relevant(change: object, path: str) -> bool:
             if f"{os.sep}{STATE_DIR}{os.sep}" in path:
                 return False
-            return Path(path).name == DEFINITION_FILE or path in self._project_roots()
+            if Path(path).name == DEFINITION_FILE or path in self._project_roots():
+                return True
+            # A file written right after its folder was created can beat the watch on that
+            # folder; the folder's own creation event makes sure the new project is seen.
+            return change == Change.added and os.path.isdir(path)
 
         try:
             async for _ in awatch(
