@@ -65,6 +65,7 @@ class SessionsScreen(Screen[str | None]):
         self.bridge = bridge
         self._records: dict[str, SessionRecord] = {}
         self._refreshing = False
+        self._stale = False
 
     def compose(self) -> ComposeResult:
         yield Static("Sessions of this workspace (live)", id="heading")
@@ -89,8 +90,14 @@ class SessionsScreen(Screen[str | None]):
         self.query_one(DataTable).focus()
 
     async def store_changed(self) -> None:
-        """The store changed on disk: show the news (one reload at a time)."""
-        if not self._refreshing:
+        """The store changed on disk: show the news (one reload at a time; a change that
+        arrives during a reload is shown by one more reload after it)."""
+        if self._refreshing:
+            self._stale = True
+            return
+        await self.reload()
+        while self._stale:
+            self._stale = False
             await self.reload()
 
     async def reload(self) -> None:
