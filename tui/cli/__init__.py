@@ -4,18 +4,17 @@ codes (0 success, 1 a run failed, 2 bad input) and prints them as one line."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
 
 from engine.errors import DefinitionError, FormicaryError
-from tui.cli import control, dash, new, run, sessions, validate
+from tui.cli.commands import register_all
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-
-COMMANDS = (dash, run, sessions, control, validate, new)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,8 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the engine does")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in COMMANDS:
-        command.register(subparsers)
+    register_all(subparsers)
     return parser
 
 
@@ -46,7 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        code: int = args.handler(args)
+        module, _, function = args.handler.partition(":")
+        code: int = getattr(importlib.import_module(module), function)(args)
     except DefinitionError as error:
         for issue in error.issues:
             print(issue, file=sys.stderr)

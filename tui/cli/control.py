@@ -12,7 +12,6 @@ import asyncio
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
 
 from engine.control import attach, run_command
 from engine.errors import UsageError
@@ -21,50 +20,6 @@ from engine.runtime import logs_root
 from engine.store import Store
 from tui.cli.output import make_console
 from tui.cli.run import follow
-
-TASK_ACTIONS = {
-    "retry": "run a failed, cancelled or blocked task again (with no TASK: every failed one)",
-    "cancel": "cancel a task (with no TASK: the whole session)",
-    "skip": "skip a task so the tasks after it may run",
-    "hold": "keep a task from running (a running one is stopped)",
-    "release": "let a held task run again",
-}
-
-
-def register(subparsers: Any) -> None:
-    """Add the control commands and ``prune``."""
-    for action, summary in TASK_ACTIONS.items():
-        parser = subparsers.add_parser(action, help=summary, description=summary + ".")
-        parser.add_argument("session", metavar="SESSION")
-        optional = action in ("retry", "cancel")
-        parser.add_argument("task", metavar="TASK", nargs="?" if optional else None)
-        parser.add_argument("--plain", action="store_true", help="plain lines if adopting")
-        parser.set_defaults(handler=control, action=action)
-    pause = subparsers.add_parser(
-        "pause",
-        help="stop dispatching new tasks of a session",
-        description="Stop dispatching; --stop also stops (SIGSTOP) running processes.",
-    )
-    pause.add_argument("session", metavar="SESSION")
-    pause.add_argument("--stop", action="store_true", help="stop running processes too")
-    pause.set_defaults(handler=control, action="pause", task=None)
-    resume = subparsers.add_parser(
-        "resume",
-        help="resume a paused session, or adopt one whose engine stopped",
-        description="Resume a paused session. A session whose engine stopped (orphaned) is "
-        "adopted by this process: completed tasks are not run again, lost attempts are "
-        "retried by their policy. With no SESSION, the most recent orphaned session.",
-    )
-    resume.add_argument("session", metavar="SESSION", nargs="?")
-    resume.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
-    resume.set_defaults(handler=resume_session, task=None)
-    prune = subparsers.add_parser(
-        "prune",
-        help="delete old sessions and their logs",
-        description="Keep the N newest sessions; delete older finished ones and their logs.",
-    )
-    prune.add_argument("--keep", type=int, required=True, metavar="N")
-    prune.set_defaults(handler=prune_sessions)
 
 
 def control(args: argparse.Namespace) -> int:

@@ -14,7 +14,6 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -43,29 +42,6 @@ _REPORTED = frozenset(
         TaskStatus.SKIPPED,
     }
 )
-
-
-def register(subparsers: Any) -> None:
-    """Add the ``run`` subcommand."""
-    parser = subparsers.add_parser(
-        "run",
-        help="run a workflow headless",
-        description="Run PROJECT[:WORKFLOW] (a project name in the workspace, or a path to a "
-        "project folder or its formicary.toml). Exit 0 when every task completed, 1 when "
-        "something failed, 2 on bad input, 130 when interrupted.",
-    )
-    parser.add_argument("target", metavar="PROJECT[:WORKFLOW]")
-    parser.add_argument(
-        "-p",
-        "--param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="override a workflow parameter (repeatable)",
-    )
-    parser.add_argument("--max-parallel", type=int, metavar="N", help="override max_parallel")
-    parser.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

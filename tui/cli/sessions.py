@@ -20,38 +20,6 @@ from tui.cli.output import make_console
 from tui.glyphs import STYLES, glyph
 
 
-def register(subparsers: Any) -> None:
-    """Add ``sessions``, ``status`` and ``logs``."""
-    sessions = subparsers.add_parser(
-        "sessions",
-        help="list the workspace's sessions",
-        description="Every recorded "
-        "session, newest first: status (orphaned when its engine stopped), counts, owner.",
-    )
-    sessions.add_argument("--json", action="store_true", help="one JSON document")
-    sessions.add_argument("-n", "--limit", type=int, default=50, help="at most N (default 50)")
-    sessions.set_defaults(handler=list_sessions)
-
-    status = subparsers.add_parser(
-        "status", help="show a session's tasks", description="A row per task of SESSION."
-    )
-    status.add_argument("session", metavar="SESSION")
-    status.add_argument("--json", action="store_true", help="one JSON document")
-    status.set_defaults(handler=show_status)
-
-    logs = subparsers.add_parser(
-        "logs",
-        help="print a task's output",
-        description="Print the log of TASK in SESSION "
-        "(its latest attempt unless --attempt); -f follows it while it runs.",
-    )
-    logs.add_argument("session", metavar="SESSION")
-    logs.add_argument("task", metavar="TASK")
-    logs.add_argument("-a", "--attempt", type=int, metavar="N", help="attempt number")
-    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
-    logs.set_defaults(handler=show_logs)
-
-
 def open_store(args: argparse.Namespace) -> Store:
     """The workspace's store; a usage error when there is none yet."""
     return Store.for_workspace(Path(args.workspace or "."), create=False)
@@ -93,7 +61,12 @@ def list_sessions(args: argparse.Namespace) -> int:
     store = open_store(args)
     records = store.sessions(limit=args.limit)
     if args.json:
-        print(json.dumps({"sessions": [session_json(r) for r in records]}, indent=2))
+        print(
+            json.dumps(
+                {"sessions": [session_json(r) for r in records]},
+                indent=2 if sys.stdout.isatty() else None,
+            )
+        )
         return 0
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in (
@@ -151,7 +124,7 @@ def show_status(args: argparse.Namespace) -> int:
                 for task in tasks
             ],
         }
-        print(json.dumps(document, indent=2))
+        print(json.dumps(document, indent=2 if sys.stdout.isatty() else None))
         return 0
     console = make_console()
     console.print(

@@ -6,24 +6,8 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from engine.definitions import display_path, load_workspace
-
-
-def register(subparsers: Any) -> None:
-    """Add the ``validate`` subcommand."""
-    parser = subparsers.add_parser(
-        "validate",
-        help="check definition files and list projects, workflows and task counts",
-        description="Check every formicary.toml under PATH. Prints each problem as "
-        "file:line: key.path: message and exits 2, or a summary and exits 0.",
-    )
-    parser.add_argument("path", nargs="?", help="a workspace, project folder or formicary.toml")
-    parser.add_argument(
-        "--watch", action="store_true", help="validate again on every save (Ctrl-C stops)"
-    )
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

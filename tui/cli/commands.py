@@ -1,0 +1,163 @@
+"""Every subcommand's arguments, in one light module: building the parser imports no engine
+or UI code, so ``formicary status`` pays only for what ``status`` uses. Handlers are named
+``"module:function"`` and imported when their command runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.model import ProjectType
+
+TASK_ACTIONS = {
+    "retry": "run a failed, cancelled or blocked task again (with no TASK: every failed one)",
+    "cancel": "cancel a task (with no TASK: the whole session)",
+    "skip": "skip a task so the tasks after it may run",
+    "hold": "keep a task from running (a running one is stopped)",
+    "release": "let a held task run again",
+}
+
+
+def register_all(subparsers: Any) -> None:
+    """Add every subcommand to ``subparsers``."""
+    for register in (
+        _register_dash,
+        _register_run,
+        _register_sessions,
+        _register_control,
+        _register_validate,
+        _register_new,
+    ):
+        register(subparsers)
+
+
+def _register_dash(subparsers: Any) -> None:
+    """Add the ``dash`` subcommand."""
+    parser = subparsers.add_parser(
+        "dash",
+        help="open the dashboard",
+        description="Open the dashboard on WORKSPACE (default: -w or the current folder).",
+    )
+    parser.add_argument("path", nargs="?", metavar="WORKSPACE")
+    parser.set_defaults(handler="tui.cli.dash:run")
+
+
+def _register_run(subparsers: Any) -> None:
+    """Add the ``run`` subcommand."""
+    parser = subparsers.add_parser(
+        "run",
+        help="run a workflow headless",
+        description="Run PROJECT[:WORKFLOW] (a project name in the workspace, or a path to a "
+        "project folder or its formicary.toml). Exit 0 when every task completed, 1 when "
+        "something failed, 2 on bad input, 130 when interrupted.",
+    )
+    parser.add_argument("target", metavar="PROJECT[:WORKFLOW]")
+    parser.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a workflow parameter (repeatable)",
+    )
+    parser.add_argument("--max-parallel", type=int, metavar="N", help="override max_parallel")
+    parser.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
+    parser.set_defaults(handler="tui.cli.run:run")
+
+
+def _register_sessions(subparsers: Any) -> None:
+    """Add ``sessions``, ``status`` and ``logs``."""
+    sessions = subparsers.add_parser(
+        "sessions",
+        help="list the workspace's sessions",
+        description="Every recorded "
+        "session, newest first: status (orphaned when its engine stopped), counts, owner.",
+    )
+    sessions.add_argument("--json", action="store_true", help="one JSON document")
+    sessions.add_argument("-n", "--limit", type=int, default=50, help="at most N (default 50)")
+    sessions.set_defaults(handler="tui.cli.sessions:list_sessions")
+
+    status = subparsers.add_parser(
+        "status", help="show a session's tasks", description="A row per task of SESSION."
+    )
+    status.add_argument("session", metavar="SESSION")
+    status.add_argument("--json", action="store_true", help="one JSON document")
+    status.set_defaults(handler="tui.cli.sessions:show_status")
+
+    logs = subparsers.add_parser(
+        "logs",
+        help="print a task's output",
+        description="Print the log of TASK in SESSION "
+        "(its latest attempt unless --attempt); -f follows it while it runs.",
+    )
+    logs.add_argument("session", metavar="SESSION")
+    logs.add_argument("task", metavar="TASK")
+    logs.add_argument("-a", "--attempt", type=int, metavar="N", help="attempt number")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
+    logs.set_defaults(handler="tui.cli.sessions:show_logs")
+
+
+def _register_control(subparsers: Any) -> None:
+    """Add the control commands and ``prune``."""
+    for action, summary in TASK_ACTIONS.items():
+        parser = subparsers.add_parser(action, help=summary, description=summary + ".")
+        parser.add_argument("session", metavar="SESSION")
+        optional = action in ("retry", "cancel")
+        parser.add_argument("task", metavar="TASK", nargs="?" if optional else None)
+        parser.add_argument("--plain", action="store_true", help="plain lines if adopting")
+        parser.set_defaults(handler="tui.cli.control:control", action=action)
+    pause = subparsers.add_parser(
+        "pause",
+        help="stop dispatching new tasks of a session",
+        description="Stop dispatching; --stop also stops (SIGSTOP) running processes.",
+    )
+    pause.add_argument("session", metavar="SESSION")
+    pause.add_argument("--stop", action="store_true", help="stop running processes too")
+    pause.set_defaults(handler="tui.cli.control:control", action="pause", task=None)
+    resume = subparsers.add_parser(
+        "resume",
+        help="resume a paused session, or adopt one whose engine stopped",
+        description="Resume a paused session. A session whose engine stopped (orphaned) is "
+        "adopted by this process: completed tasks are not run again, lost attempts are "
+        "retried by their policy. With no SESSION, the most recent orphaned session.",
+    )
+    resume.add_argument("session", metavar="SESSION", nargs="?")
+    resume.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
+    resume.set_defaults(handler="tui.cli.control:resume_session", task=None)
+    prune = subparsers.add_parser(
+        "prune",
+        help="delete old sessions and their logs",
+        description="Keep the N newest sessions; delete older finished ones and their logs.",
+    )
+    prune.add_argument("--keep", type=int, required=True, metavar="N")
+    prune.set_defaults(handler="tui.cli.control:prune_sessions")
+
+
+def _register_validate(subparsers: Any) -> None:
+    """Add the ``validate`` subcommand."""
+    parser = subparsers.add_parser(
+        "validate",
+        help="check definition files and list projects, workflows and task counts",
+        description="Check every formicary.toml under PATH. Prints each problem as "
+        "file:line: key.path: message and exits 2, or a summary and exits 0.",
+    )
+    parser.add_argument("path", nargs="?", help="a workspace, project folder or formicary.toml")
+    parser.add_argument(
+        "--watch", action="store_true", help="validate again on every save (Ctrl-C stops)"
+    )
+    parser.set_defaults(handler="tui.cli.validate:run")
+
+
+def _register_new(subparsers: Any) -> None:
+    """Add the ``new`` subcommand."""
+    types = ", ".join(kind.value for kind in ProjectType)
+    parser = subparsers.add_parser(
+        "new",
+        help="create a project folder from a template",
+        description=f"Write WORKSPACE/NAME/formicary.toml and its scripts. Templates: {types}.",
+    )
+    parser.add_argument("name", help="project name: [a-z0-9][a-z0-9_-]*")
+    parser.add_argument(
+        "-t", "--template", default="custom", metavar="TYPE", help=f"one of: {types}"
+    )
+    parser.add_argument("-d", "--description", help="the project's description")
+    parser.set_defaults(handler="tui.cli.new:run")
