@@ -95,10 +95,12 @@ class ProjectTree(Tree[WorkflowKey | None]):
         broken = sorted({issue.file for issue in workspace.issues})
         for file in broken:
             self.root.add_leaf(Text(f"✘ {file}", style="red"), data=None)
-        if current in self._leaves:
-            self.move_cursor(self._leaves[current])
-        elif self._leaves:
-            self.move_cursor(next(iter(self._leaves.values())))
+        target = self._leaves.get(current) if current in self._leaves else None
+        if target is None and self._leaves:
+            target = next(iter(self._leaves.values()))
+        if target is not None:
+            # The tree lays out its lines on the next refresh; move once they exist.
+            self.call_after_refresh(self.move_cursor, target)
 
     def set_last_run(self, project: str, workflow: str, status: str) -> None:
         """Show the state of the latest run of ``project:workflow``."""
@@ -114,7 +116,7 @@ class ProjectTree(Tree[WorkflowKey | None]):
         """Move the cursor to ``project:workflow``."""
         leaf = self._leaves.get((project, workflow))
         if leaf is not None:
-            self.move_cursor(leaf)
+            self.call_after_refresh(self.move_cursor, leaf)
 
     @property
     def workflows(self) -> list[WorkflowKey]:
