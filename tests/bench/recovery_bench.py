@@ -144,6 +144,7 @@ def build(folder: Path, layers: int, target_events: int) -> Template:
         errors = stderr.read()
     built_s = time.perf_counter() - started
     if engine.returncode != -signal.SIGKILL or seen < target_events:
+        _end_gates(workspace)
         raise RuntimeError(
             f"the engine ended (exit {engine.returncode}) before the kill, at {seen} events. "
             f"stderr: {errors[-500:]}"
@@ -168,24 +169,37 @@ def build(folder: Path, layers: int, target_events: int) -> Template:
                 "SELECT COUNT(*) FROM attempts WHERE outcome IS NULL"
             ).fetchone()[0],
         }
-        leftovers = [
-            pid
-            for (pid,) in db.execute(
-                "SELECT pid FROM attempts WHERE outcome IS NULL AND pid IS NOT NULL"
-            )
-        ]
     finally:
         db.close()
-    for pgid in leftovers:  # the gates' `sleep 3600`, each in its own process group
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGKILL)
     shutil.rmtree(probe)
+    _end_gates(workspace)
     info["db_mb"] = round(path.stat().st_size / 1e6, 1)
     info["wal_mb"] = round(wal.stat().st_size / 1e6, 1) if wal.exists() else 0.0
     info["build_s"] = round(built_s, 1)
     info["engine_stderr_locked"] = "locked" in errors
     progress(f"  killed after {built_s:.1f} s: {json.dumps(info)}")
     return Template(path, wal if wal.exists() else None, info)
+
+
+def _end_gates(workspace: Path) -> None:
+    """Kill the gates' ``sleep 3600`` left running by the killed engine (each attempt runs in
+    its own process group; the store, replayed, says which attempts never ended)."""
+    probe = workspace.parent / "gates-probe"
+    probe.mkdir(exist_ok=True)
+    path = db_path(workspace)
+    for suffix in ("", "-wal"):
+        source = path.with_name(path.name + suffix)
+        if source.exists():
+            shutil.copy2(source, probe / source.name)
+    store = Store(probe / path.name)
+    try:
+        pgids = [a.pid for a in store.attempts(1) if a.outcome is None and a.pid]
+    finally:
+        store.close()
+        shutil.rmtree(probe)
+    for pgid in pgids:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
 
 
 def workspace_from(template: Template, workspace: Path) -> Path:
