@@ -13,11 +13,9 @@ task's state does not allow them.
 from __future__ import annotations
 
 import asyncio
-import heapq
 import logging
 import os
 import random
-import signal
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -25,16 +23,20 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from engine.control_calls import ControlCalls
 from engine.errors import TransitionError, UnknownTaskError
 from engine.events import EventBus, EventKind
 from engine.executors import Executor, ExitStatus, Job
 from engine.model import AttemptOutcome, SessionStatus, TaskResult, TaskStatus
 from engine.params import render, render_args
-from engine.processes import signal_group
-from engine.resources import ResourcePools, TreeSample, UsageMonitor
+from engine.ready_queue import ReadyQueue
+from engine.resources import ResourcePools, TreeSample, UsageMonitor, sample_data
 from engine.specs import ProjectSpec, WorkflowSpec
 from engine.task_runs import (
     _STOP_REASONS,
+    BROKEN,
+    FINAL,
+    SATISFIED,
     Attempt,
     RestoredTask,
     TaskRun,
@@ -46,13 +48,9 @@ from engine.task_runs import (
 log = logging.getLogger(__name__)
 
 S = TaskStatus
-_SATISFIED = frozenset({S.COMPLETED, S.SKIPPED})
-_FINAL = frozenset({S.COMPLETED, S.FAILED, S.CANCELLED, S.BLOCKED, S.SKIPPED})
-_BROKEN = frozenset({S.FAILED, S.CANCELLED, S.BLOCKED})
-_WAITING = frozenset({S.PENDING, S.READY, S.PAUSED, S.RETRYING})
 
 
-class Scheduler:
+class Scheduler(ControlCalls):
     """Runs one workflow of one project as a session.
 
     Args:
@@ -101,7 +99,7 @@ class Scheduler:
             name: TaskRun(spec, index) for index, (name, spec) in enumerate(workflow.tasks.items())
         }
         self._counts: Counter[TaskStatus] = Counter({S.PENDING: len(self._runs)})
-        self._ready: dict[tuple[tuple[str, int], ...], list[tuple[int, int, str]]] = {}
+        self._ready = ReadyQueue()
         self._active: dict[str, Attempt] = {}
         self._order = 0
         self._paused = False
@@ -179,14 +177,14 @@ class Scheduler:
     def waiting_on(self, task: str) -> str:
         """Why ``task`` is not running, in words (empty when it is running or final)."""
         run = self._run(task)
-        if run.state in _FINAL or run.state is S.RUNNING:
+        if run.state in FINAL or run.state is S.RUNNING:
             return ""
         if run.held:
             return "held by the user"
         if run.state is S.RETRYING:
             return "waiting out its retry delay"
         if run.unmet:
-            pending = [d for d in run.spec.depends_on if self._runs[d].state not in _SATISFIED]
+            pending = [d for d in run.spec.depends_on if self._runs[d].state not in SATISFIED]
             return "waiting for " + ", ".join(pending)
         if self._paused:
             return "the session is paused"
@@ -258,7 +256,7 @@ class Scheduler:
         self._counts = Counter(run.state for run in self._runs.values())
         for run in self._runs.values():
             run.unmet = sum(
-                1 for dep in run.spec.depends_on if self._runs[dep].state not in _SATISFIED
+                1 for dep in run.spec.depends_on if self._runs[dep].state not in SATISFIED
             )
         self.bus.publish(
             self.session_id, EventKind.SESSION_RESUMED, data={"adopted": True, "pid": os.getpid()}
@@ -308,133 +306,6 @@ class Scheduler:
             await self._finished.wait()
         if self._monitor is not None:
             await self._monitor.close()
-
-    # -- control ---------------------------------------------------------------------------
-
-    def pause(self, stop_processes: bool = False) -> None:
-        """Dispatch nothing new; with ``stop_processes``, SIGSTOP running process groups too.
-
-        Timeouts of stopped attempts are suspended while they are stopped.
-        """
-        if self._finished.is_set() or self._paused:
-            raise TransitionError(f"session {self.session_id}", self.status.value, "pause")
-        self._paused = True
-        self._stop_processes = stop_processes
-        self.status = SessionStatus.PAUSED
-        if stop_processes:
-            for attempt in self._active.values():
-                self._stop_attempt(attempt)
-        self.bus.publish(
-            self.session_id, EventKind.SESSION_PAUSED, data={"stop_processes": stop_processes}
-        )
-
-    def resume(self) -> None:
-        """Undo :meth:`pause`: continue stopped processes and dispatch again."""
-        if not self._paused:
-            raise TransitionError(f"session {self.session_id}", self.status.value, "resume")
-        self._paused = False
-        self.status = SessionStatus.RUNNING
-        for name, attempt in self._active.items():
-            if not self._runs[name].held:
-                self._continue_attempt(attempt)
-        self.bus.publish(self.session_id, EventKind.SESSION_RESUMED)
-        self._schedule_dispatch()
-
-    def hold(self, task: str) -> None:
-        """Keep ``task`` from being dispatched (state ``paused``); a running shell attempt is
-        stopped with SIGSTOP and its timeout suspended."""
-        run = self._run(task)
-        if run.held or run.state in _FINAL:
-            raise TransitionError(f"task {task}", run.state.value, "hold")
-        if run.state is S.RUNNING:
-            attempt = run.running
-            assert attempt is not None
-            if attempt.pid is None:
-                raise TransitionError(f"task {task}", "running Python code", "hold")
-            run.held = True
-            self._stop_attempt(attempt)
-            self._set_state(run, S.PAUSED, "held by the user")
-            return
-        run.held = True
-        if run.retry_timer is not None:
-            run.retry_timer.cancel()
-            run.retry_timer = None
-        self._set_state(run, S.PAUSED, "held by the user")
-
-    def release(self, task: str) -> None:
-        """Undo :meth:`hold`."""
-        run = self._run(task)
-        if not run.held:
-            raise TransitionError(f"task {task}", run.state.value, "release")
-        run.held = False
-        if run.running is not None:
-            if not (self._paused and self._stop_processes):
-                self._continue_attempt(run.running)
-            self._set_state(run, S.RUNNING, "released by the user")
-        elif run.state is S.PAUSED:
-            if run.unmet == 0:
-                self._make_ready(run)
-            else:
-                self._set_state(run, S.PENDING, "released by the user")
-        self._schedule_dispatch()
-
-    def cancel(self, task: str) -> None:
-        """Cancel ``task`` (ending its processes); its downstream becomes ``blocked``."""
-        run = self._run(task)
-        if run.state in (S.COMPLETED, S.FAILED, S.CANCELLED, S.SKIPPED):
-            raise TransitionError(f"task {task}", run.state.value, "cancel")
-        if run.running is not None:
-            self._interrupt(run.running, "cancel")
-            return
-        self._drop_timer(run)
-        self._set_state(run, S.CANCELLED, "cancelled by the user")
-        self._block_downstream(run)
-        self._check_finished()
-
-    def cancel_session(self) -> None:
-        """Cancel every task that has not finished and end running attempts."""
-        if self._finished.is_set():
-            return
-        self._cancelling = True
-        for run in self._runs.values():
-            if run.running is not None:
-                self._interrupt(run.running, "session")
-            elif run.state in _WAITING:
-                self._drop_timer(run)
-                self._set_state(run, S.CANCELLED, "session cancelled")
-        if self._paused:
-            self._paused = False
-        self._check_finished()
-
-    def retry(self, task: str) -> None:
-        """Run a failed, cancelled or blocked task again, with a fresh retry budget.
-
-        Failed or cancelled tasks upstream of it are retried too (it cannot run without
-        them), and its blocked downstream returns to ``pending``.
-        """
-        run = self._run(task)
-        if run.state not in _BROKEN:
-            raise TransitionError(f"task {task}", run.state.value, "retry")
-        upstream = [self._runs[name] for name in self._dag.upstream(task)]
-        self._retry_runs([run, *(r for r in upstream if r.state in _BROKEN)])
-
-    def retry_failed(self) -> list[str]:
-        """Retry every failed task; returns their names."""
-        failed = [run for run in self._runs.values() if run.state is S.FAILED]
-        if failed:
-            self._retry_runs(failed)
-        return [run.spec.name for run in failed]
-
-    def skip(self, task: str) -> None:
-        """Mark ``task`` skipped (ending it if it runs); tasks after it may then run."""
-        run = self._run(task)
-        if run.state in (S.COMPLETED, S.SKIPPED):
-            raise TransitionError(f"task {task}", run.state.value, "skip")
-        if run.running is not None:
-            self._interrupt(run.running, "skip")
-            return
-        self._drop_timer(run)
-        self._mark_skipped(run)
 
     # -- internals: state ------------------------------------------------------------------
 
@@ -495,11 +366,7 @@ class Scheduler:
             return
         self._order += 1
         run.order = self._order
-        signature = tuple(sorted(run.spec.resources.items()))
-        heapq.heappush(
-            self._ready.setdefault(signature, []),
-            (run.spec.priority.rank, run.order, run.spec.name),
-        )
+        self._ready.push(run.spec.priority.rank, run.order, run.spec.name, run.spec.resources)
         self._set_state(run, S.READY, attempt=attempt, extra=extra)
         self._schedule_dispatch()
 
@@ -530,7 +397,7 @@ class Scheduler:
             run = self._runs[name]
             if run.state is not S.BLOCKED:
                 continue
-            if any(self._runs[dep].state in _BROKEN for dep in run.spec.depends_on):
+            if any(self._runs[dep].state in BROKEN for dep in run.spec.depends_on):
                 continue
             if run.unmet == 0:
                 self._make_ready(run)
@@ -570,7 +437,7 @@ class Scheduler:
     def _check_finished(self) -> None:
         if self._finished.is_set() or self._active or self.status is SessionStatus.CREATED:
             return
-        final = sum(self._counts[state] for state in _FINAL)
+        final = sum(self._counts[state] for state in FINAL)
         if final < len(self._runs):
             return
         if self._cancelling:
@@ -602,25 +469,16 @@ class Scheduler:
         if self._paused or self._cancelling:
             return
         runs = self._runs
+
+        def current(name: str, order: int) -> bool:
+            run = runs[name]
+            return run.state is S.READY and run.order == order
+
         while len(self._active) < self.max_parallel:
-            best: tuple[int, int, str] | None = None
-            best_heap: list[tuple[int, int, str]] | None = None
-            for signature, heap in self._ready.items():
-                while heap:
-                    _, order, name = heap[0]
-                    run = runs[name]
-                    if run.state is S.READY and run.order == order:
-                        break
-                    heapq.heappop(heap)
-                if not heap or (best is not None and heap[0] >= best):
-                    continue
-                if signature and not self.pools.fits(dict(signature)):
-                    continue
-                best, best_heap = heap[0], heap
-            if best is None or best_heap is None:
+            name = self._ready.pop(current, self.pools.fits)
+            if name is None:
                 return
-            heapq.heappop(best_heap)
-            self._start_attempt(runs[best[2]])
+            self._start_attempt(runs[name])
 
     def _start_attempt(self, run: TaskRun) -> None:
         spec = run.spec
@@ -696,7 +554,7 @@ class Scheduler:
             if self._monitor is not None:
                 self._monitor.poke()
             if run.held or (self._paused and self._stop_processes):
-                self._stop_attempt(attempt)
+                attempt.stop(self._loop)
         if attempt.stop_reason is None:
             attempt.interruptible = pid is not None or self._executors[
                 attempt.job.kind
@@ -705,40 +563,7 @@ class Scheduler:
     def _on_timeout(self, run: TaskRun, attempt: Attempt) -> None:
         attempt.timer = None
         if run.running is attempt and attempt.stop_reason is None:
-            self._interrupt(attempt, "timeout")
-
-    def _interrupt(self, attempt: Attempt, reason: str) -> None:
-        if attempt.stop_reason is not None:
-            return
-        attempt.stop_reason = reason
-        if attempt.timer is not None:
-            attempt.timer.cancel()
-            attempt.timer = None
-        if attempt.future is not None:
-            attempt.future.cancel()
-
-    def _stop_attempt(self, attempt: Attempt) -> None:
-        if attempt.pid is None or attempt.stopped:
-            return
-        if signal_group(attempt.pid, signal.SIGSTOP):
-            attempt.stopped = True
-            if attempt.timer is not None and attempt.deadline is not None:
-                assert self._loop is not None
-                attempt.remaining = max(0.0, attempt.deadline - self._loop.time())
-                attempt.timer.cancel()
-                attempt.timer = None
-
-    def _continue_attempt(self, attempt: Attempt) -> None:
-        if not attempt.stopped or attempt.pid is None:
-            return
-        signal_group(attempt.pid, signal.SIGCONT)
-        attempt.stopped = False
-        if attempt.remaining is not None:
-            assert self._loop is not None
-            run = self._runs[attempt.job.task]
-            attempt.deadline = self._loop.time() + attempt.remaining
-            attempt.timer = self._loop.call_later(attempt.remaining, self._on_timeout, run, attempt)
-            attempt.remaining = None
+            attempt.interrupt("timeout")
 
     def _on_attempt_done(
         self, run: TaskRun, attempt: Attempt, task: asyncio.Future[ExitStatus]
@@ -844,22 +669,5 @@ class Scheduler:
 
     def _on_sample(self, samples: Mapping[tuple[str, int], TreeSample], totals: Any) -> None:
         self.bus.publish(
-            self.session_id,
-            EventKind.RESOURCE_SAMPLE,
-            data={
-                "tasks": {
-                    f"{name}.{number}": {
-                        "cpu": round(sample.cpu_percent, 1),
-                        "rss": sample.rss_bytes,
-                        "processes": sample.processes,
-                    }
-                    for (name, number), sample in samples.items()
-                },
-                "cpu": round(totals.cpu_percent or 0.0, 1),
-                "rss": totals.rss_bytes,
-                "system_cpu": totals.system_cpu_percent,
-                "system_memory": totals.system_memory_percent,
-                "booked": totals.booked,
-                "capacity": totals.capacity,
-            },
+            self.session_id, EventKind.RESOURCE_SAMPLE, data=sample_data(samples, totals)
         )

@@ -7,12 +7,31 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-from collections.abc import Mapping
+import signal
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from engine.executors import ExitStatus, Job
 from engine.model import TaskResult, TaskStatus
+from engine.processes import signal_group
 from engine.specs import TaskSpec
+
+SATISFIED = frozenset({TaskStatus.COMPLETED, TaskStatus.SKIPPED})
+"""States that let dependent tasks run."""
+FINAL = frozenset(
+    {
+        TaskStatus.COMPLETED,
+        TaskStatus.FAILED,
+        TaskStatus.CANCELLED,
+        TaskStatus.BLOCKED,
+        TaskStatus.SKIPPED,
+    }
+)
+"""States that change only by a user's action."""
+BROKEN = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.BLOCKED})
+"""States a retry applies to; they block the tasks below them."""
+WAITING = frozenset({TaskStatus.PENDING, TaskStatus.READY, TaskStatus.PAUSED, TaskStatus.RETRYING})
+"""States of tasks that have not run to an end and are not running."""
 
 JITTER = 0.1
 _STOP_REASONS = {
@@ -52,6 +71,40 @@ class Attempt:
     stopped: bool = False
     announced: bool = False
     previous: TaskStatus = TaskStatus.READY
+
+    def interrupt(self, reason: str) -> None:
+        """Stop the attempt for ``reason`` (timeout, cancel, skip, session); once only."""
+        if self.stop_reason is not None:
+            return
+        self.stop_reason = reason
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.future is not None:
+            self.future.cancel()
+
+    def stop(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """SIGSTOP the attempt's process group and suspend its timeout."""
+        if self.pid is None or self.stopped or not signal_group(self.pid, signal.SIGSTOP):
+            return
+        self.stopped = True
+        if self.timer is not None and self.deadline is not None and loop is not None:
+            self.remaining = max(0.0, self.deadline - loop.time())
+            self.timer.cancel()
+            self.timer = None
+
+    def resume(
+        self, loop: asyncio.AbstractEventLoop | None, on_timeout: Callable[[Attempt], None]
+    ) -> None:
+        """SIGCONT what :meth:`stop` stopped, and start its timeout's clock again."""
+        if not self.stopped or self.pid is None:
+            return
+        signal_group(self.pid, signal.SIGCONT)
+        self.stopped = False
+        if self.remaining is not None and loop is not None:
+            self.deadline = loop.time() + self.remaining
+            self.timer = loop.call_later(self.remaining, on_timeout, self)
+            self.remaining = None
 
 
 @dataclass(slots=True)
