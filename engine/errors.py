@@ -100,6 +100,16 @@ class UnknownTaskError(FormicaryError, LookupError):
         super().__init__(f"unknown task {name!r}{hint}")
 
 
+class DocsError(FormicaryError, ValueError):
+    """Generated documentation may not be written where asked: the file there was written by
+    hand (no marker line), or the path leads outside the project folder."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
 class TransitionError(FormicaryError, ValueError):
     """A control call asks for something the task or session's state does not allow."""
 

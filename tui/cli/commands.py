@@ -4,6 +4,7 @@ or UI code, so ``formicary status`` pays only for what ``status`` uses. Handlers
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 from engine.model import ProjectType
@@ -26,6 +27,7 @@ def register_all(subparsers: Any) -> None:
         _register_control,
         _register_validate,
         _register_new,
+        _register_docs,
     ):
         register(subparsers)
 
@@ -161,3 +163,25 @@ def _register_new(subparsers: Any) -> None:
     )
     parser.add_argument("-d", "--description", help="the project's description")
     parser.set_defaults(handler="tui.cli.new:run")
+
+
+def _register_docs(subparsers: Any) -> None:
+    """Add the ``docs`` subcommand."""
+    parser = subparsers.add_parser(
+        "docs",
+        help="write a project's README.md and AGENTS.md from its definition",
+        description="Write README.md (purpose, how to run, each workflow's tasks and graph, "
+        "recent runs) and AGENTS.md (CLI, MCP tools and rules for AI agents) into PROJECT's "
+        "folder. A file without the generated-by marker is left alone unless --force.",
+    )
+    parser.add_argument("project", metavar="PROJECT", help="a project name or folder")
+    parser.add_argument(
+        "-w",
+        "--workspace",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="the workspace folder (default: the current folder)",
+    )
+    parser.add_argument("--force", action="store_true", help="overwrite hand-written files")
+    parser.add_argument("--stdout", action="store_true", help="print instead of writing")
+    parser.set_defaults(handler="tui.cli.docs:run")
