@@ -14,7 +14,7 @@ from textual.color import Color
 from textual.pilot import Pilot
 from textual.theme import Theme
 from textual.widget import Widget
-from textual.widgets import DataTable, Log, Sparkline, Static
+from textual.widgets import Log, Sparkline, Static
 
 from engine.events import Event, EventBus, EventKind
 from engine.model import TaskStatus
@@ -106,7 +106,7 @@ def plain(cell: object) -> str:
 
 
 def column(queue: TaskQueue, key: str) -> list[str]:
-    return [plain(cell) for cell in queue.get_column(key)]
+    return [plain(queue.get_cell(task, key)) for task in queue.shown_tasks]
 
 
 async def until(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 3.0) -> None:
@@ -144,23 +144,23 @@ async def test_queue_shows_a_row_per_task_with_coloured_states() -> None:
         assert queue.row_count == 0 and queue.cursor_task is None
 
 
-async def test_queue_apply_rewrites_only_the_changed_cells(tmp_path: Path) -> None:
+async def test_queue_apply_repaints_only_the_changed_rows(tmp_path: Path) -> None:
     view, queue = new_view(), TaskQueue()
     feed = Feed(view)
     async with PaneApp(queue).run_test() as pilot:
         queue.show(view)
         await pilot.pause()
-        written: list[tuple[str, str]] = []
-        update_cell = queue.update_cell
+        repainted: list[int] = []
+        refresh_line = queue.refresh_line
 
-        def spy(row: Any, col: Any, value: Any, **kwargs: Any) -> None:
-            written.append((str(row.value), str(col.value)))
-            update_cell(row, col, value, **kwargs)
+        def spy(y: int) -> None:
+            repainted.append(y)
+            refresh_line(y)
 
-        queue.update_cell = spy  # type: ignore[method-assign]
+        queue.refresh_line = spy  # type: ignore[method-assign]
         started = time.time() - 3.2
         queue.apply(view, feed.apply(feed.start("extract", 1, str(tmp_path / "x"), started)))
-        assert sorted(written) == [("extract", c) for c in ("started", "state", "took", "try")]
+        assert repainted == [1]  # the header is line 0, extract line 1
         assert queue.get_cell("extract", "state").plain == "▶ running"
         assert plain(queue.get_cell("extract", "try")) == "1"
         assert plain(queue.get_cell("extract", "started")) == time.strftime(
@@ -168,8 +168,9 @@ async def test_queue_apply_rewrites_only_the_changed_cells(tmp_path: Path) -> No
         )
         assert plain(queue.get_cell("extract", "took")).startswith("3.")
         assert plain(queue.get_cell("transform", "state")) == "○ pending"
+        await pilot.pause()
 
-        written.clear()
+        repainted.clear()
         sample = feed.event(
             EventKind.RESOURCE_SAMPLE,
             cpu=93.0,
@@ -177,8 +178,14 @@ async def test_queue_apply_rewrites_only_the_changed_cells(tmp_path: Path) -> No
             tasks={"extract.1": {"cpu": 93.0, "rss": 120 * MB, "processes": 1}},
         )
         queue.apply(view, feed.apply(sample))
-        assert ("extract", "pool") in written and {row for row, _ in written} == {"extract"}
+        assert repainted == [1]
         assert plain(queue.get_cell("extract", "pool")) == "cpu 1, db 1  cpu 93% 120MB"
+        await pilot.pause()
+
+        # Events that change nothing a row shows repaint nothing.
+        repainted.clear()
+        queue.apply(view, feed.apply(feed.state("load", "pending")))
+        assert repainted == [] or repainted == [1]  # extract's "took" may have ticked
 
         finished = feed.event(
             EventKind.TASK_STATE,
@@ -192,6 +199,39 @@ async def test_queue_apply_rewrites_only_the_changed_cells(tmp_path: Path) -> No
         queue.apply(view, feed.apply(finished))
         assert queue.get_cell("extract", "state").plain == "✔ completed"
         assert plain(queue.get_cell("extract", "pool")) == "cpu 1, db 1"
+        await pilot.pause()
+        repainted.clear()
+        queue.apply(view, feed.apply(feed.state("load", "pending")))
+        assert repainted == []  # nothing runs: no "took" grows
+
+
+async def test_queue_repaints_only_rows_on_screen() -> None:
+    names = [f"task-{index:05d}" for index in range(10_000)]
+    view, queue = new_view(flow=workflow(names)), TaskQueue()
+    feed = Feed(view)
+    async with PaneApp(queue).run_test(size=(100, 20)) as pilot:
+        queue.show(view)
+        await pilot.pause()
+        repainted: list[int] = []
+        refresh_line = queue.refresh_line
+
+        def spy(y: int) -> None:
+            repainted.append(y)
+            refresh_line(y)
+
+        queue.refresh_line = spy  # type: ignore[method-assign]
+        queue.apply(view, feed.apply([feed.state(name, "ready") for name in names[100:600]]))
+        assert repainted == []
+        queue.apply(view, feed.apply([feed.state(name, "ready") for name in names[:600]]))
+        assert sorted(repainted) == list(range(1, 20))  # the 19 rows under the header
+        await pilot.pause()
+        assert queue.get_cell("task-00003", "state").plain == "◌ ready"
+        queue.select("task-09999")
+        await pilot.pause()
+        assert queue.scroll_y == queue.max_scroll_y
+        repainted.clear()
+        queue.apply(view, feed.apply(feed.state("task-09998", "ready")))
+        assert repainted == [9999]
 
 
 async def test_queue_filters_by_name_and_by_state_keeping_the_cursor(tmp_path: Path) -> None:
@@ -236,13 +276,10 @@ async def test_queue_sorts_by_severity_and_duration() -> None:
         assert column(queue, "task") == ["transform", "load", "report", "extract"]
         queue.sort_by("took")
         assert column(queue, "task") == ["load", "extract", "transform", "report"]
-        header = next(iter(queue.columns.values()))  # "task"
-        queue.post_message(DataTable.HeaderSelected(queue, header.key, 0, header.label))
-        await pilot.pause()
+        await pilot.click(TaskQueue, offset=(2, 0))  # the "task" label
         assert queue.sort_column == "task"
         assert column(queue, "task") == ["extract", "load", "report", "transform"]
-        queue.post_message(DataTable.HeaderSelected(queue, header.key, 0, header.label))
-        await pilot.pause()
+        await pilot.click(TaskQueue, offset=(2, 0))
         assert column(queue, "task") == ["transform", "report", "load", "extract"]
         queue.sort_by(None)
         assert column(queue, "task") == ["extract", "transform", "load", "report"]
@@ -268,6 +305,14 @@ async def test_queue_select_does_not_echo_but_user_moves_do() -> None:
         assert [(type(m), m.task) for m in app.messages[1:]] == [
             (TaskQueue.TaskHighlighted, "load"),
             (TaskQueue.TaskSelected, "load"),
+        ]
+        # A click moves the cursor to the task clicked; a click on the cursor's task selects.
+        await pilot.click(TaskQueue, offset=(3, 1))
+        await pilot.click(TaskQueue, offset=(3, 1))
+        await pilot.pause()
+        assert [(type(m), m.task) for m in app.messages[3:]] == [
+            (TaskQueue.TaskHighlighted, "extract"),
+            (TaskQueue.TaskSelected, "extract"),
         ]
 
 

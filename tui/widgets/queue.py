@@ -1,36 +1,46 @@
-"""The queue pane: every task of the session on screen, one row each, updated cell by cell."""
+"""The queue pane: every task of the session on screen, one row each, repainted row by row.
+
+Not a ``DataTable``, though it looks like one: with a 10,000-task session and the engine
+publishing ~2,000 events a second (``tests/bench/tui_bench.py``), a DataTable spent most of
+the dashboard's time re-measuring every row (``add_row`` measures each cell, launching on the
+workflow took 2.2 s) and rebuilding its row offsets after every ``update_cell`` (83% of a core,
+a key took 288 ms at p95 to show). This pane keeps its rows in a plain list and paints through
+Textual's line API only the rows on screen, each again only when what it shows has changed.
+"""
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any, ClassVar, Self
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual import on
+from textual import events
 from textual.binding import Binding, BindingType
-from textual.coordinate import Coordinate
-from textual.geometry import Region
+from textual.cache import LRUCache
+from textual.geometry import Size
 from textual.message import Message
-from textual.theme import Theme
-from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from engine.model import TaskPriority, TaskStatus
-from tui.glyphs import GLYPHS
+from tui.glyphs import GLYPHS, state_variable
 from tui.state import Changes, SessionView, TaskRow
-
-log = logging.getLogger(__name__)
 
 COLUMNS = ("task", "state", "prio", "try", "started", "took", "pool")
 """Column keys (also their labels), in display order."""
 
+_STATE = COLUMNS.index("state")
+_TOOK = COLUMNS.index("took")
 _FIXED_WIDTHS = {"state": 11, "try": 5, "started": 9, "took": 7}
 _MEASURED_WIDTH = len("  cpu 100% 1023MB")
-_MASS_REMOVAL = 64
-"""Above this many rows leaving a state filter in one batch, rebuild instead of removing."""
+_ARROW = 2
+"""Room kept beside every label for the sort arrow, so sorting never moves a column."""
+_PADDING = 1
+"""Blank cells either side of every cell."""
 
 _BY_SEVERITY = "failed running retrying blocked paused cancelled ready pending skipped completed"
 SEVERITY: dict[TaskStatus, int] = {
@@ -52,6 +62,9 @@ _SORT_KEYS: dict[str, Callable[[TaskRow], Any]] = {
     "pool": lambda row: _pool(row, measured=False),
 }
 """Natural order of each column (reversed by clicking its header again)."""
+
+Values = tuple[str, ...]
+"""What a row shows, one string per column."""
 
 
 def _took(seconds: float | None) -> str:
@@ -87,6 +100,27 @@ def _started(at: float | None) -> str:
     return "" if at is None else time.strftime("%H:%M:%S", time.localtime(at))
 
 
+def _values_of(row: TaskRow, now: float) -> Values:
+    took = None if row.started_at is None else (row.ended_at or now) - row.started_at
+    return (
+        row.name,
+        f"{GLYPHS[row.state]} {row.state.value}",
+        row.priority,
+        str(row.attempt) if row.attempt else "",
+        _started(row.started_at),
+        _took(None if took is None else max(0.0, took)),
+        _pool(row),
+    )
+
+
+def _state_rules() -> str:
+    """A CSS rule per state: its component class takes the colour of its theme variable."""
+    return "\n".join(
+        f"    TaskQueue > .task-queue--{state.value} {{ color: ${state_variable(state)}; }}"
+        for state in TaskStatus
+    )
+
+
 class _TaskMessage(Message):
     def __init__(self, queue: TaskQueue, task: str) -> None:
         self.queue = queue
@@ -101,50 +135,78 @@ class _TaskMessage(Message):
         return self.queue
 
 
-class TaskQueue(DataTable[Any]):
+class TaskQueue(ScrollView, can_focus=True):
     """The tasks of one session: state, priority, attempt, timing and pool use.
 
-    Rows are keyed by task name. :meth:`apply` rewrites only the cells a batch of events
-    changed; the order of rows stays put until the user sorts or filters again.
+    :meth:`apply` repaints only the rows on screen whose text a batch of events changed; the
+    order of rows stays put until the user sorts or filters again. The header stays on top
+    while the rows scroll under it.
     """
+
+    ALLOW_SELECT = False
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("o", "cycle_sort", "Sort", id="queue.sort"),
-        Binding("j", "cursor_down", "Down", show=False, id="queue.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="queue.up"),
-        Binding("g", "scroll_top", "First", show=False, id="queue.first"),
-        Binding("G", "scroll_bottom", "Last", show=False, id="queue.last"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="queue.down"),
+        Binding("up,k", "cursor_up", "Up", show=False, id="queue.up"),
+        Binding("home,g", "cursor_first", "First", show=False, id="queue.first"),
+        Binding("end,G", "cursor_last", "Last", show=False, id="queue.last"),
+        Binding("pagedown", "cursor_page_down", "Page down", show=False, id="queue.page_down"),
+        Binding("pageup", "cursor_page_up", "Page up", show=False, id="queue.page_up"),
+        Binding("enter", "select_cursor", "Details", show=False, id="queue.select"),
     ]
     """
     | Key(s) | Description |
     | :- | :- |
     | o | Sort by the next column (state, took, started, prio, try, task, none). |
-    | j / k | Move the cursor down / up. |
-    | g / G | Go to the first / last task. |
+    | down, j / up, k | Move the cursor down / up. |
+    | home, g / end, G | Go to the first / last task. |
+    | pagedown / pageup | Move the cursor a page down / up. |
     | enter | Select the task (posts `TaskSelected`). |
     """
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {f"task-queue--{state.value}" for state in TaskStatus}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "task-queue--header",
+        "task-queue--cursor",
+        "task-queue--even-row",
+        "task-queue--odd-row",
+        *(f"task-queue--{state.value}" for state in TaskStatus),
+    }
     """
     | Class | Description |
     | :- | :- |
+    | `task-queue--header` | The column labels. |
+    | `task-queue--cursor` | The row under the cursor. |
+    | `task-queue--even-row` / `task-queue--odd-row` | Zebra stripes. |
     | `task-queue--<state>` | The state cell of a task in that state (`task-queue--failed`). |
     """
 
-    DEFAULT_CSS = """
-    TaskQueue {
+    DEFAULT_CSS = f"""
+    TaskQueue {{
         height: 1fr;
-        & > .task-queue--pending { color: $state-pending; }
-        & > .task-queue--ready { color: $state-ready; }
-        & > .task-queue--running { color: $state-running; text-style: bold; }
-        & > .task-queue--completed { color: $state-completed; }
-        & > .task-queue--failed { color: $state-failed; text-style: bold; }
-        & > .task-queue--cancelled { color: $state-cancelled; }
-        & > .task-queue--retrying { color: $state-retrying; }
-        & > .task-queue--blocked { color: $state-blocked; }
-        & > .task-queue--skipped { color: $state-skipped; }
-        & > .task-queue--paused { color: $state-paused; }
-    }
+        background: $surface;
+        color: $foreground;
+        &:focus {{
+            background-tint: $foreground 5%;
+            & > .task-queue--cursor {{
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }}
+            & > .task-queue--header {{ background-tint: $foreground 5%; }}
+        }}
+        & > .task-queue--header {{ text-style: bold; background: $panel; color: $foreground; }}
+        &:ansi > .task-queue--header {{ background: ansi_bright_blue; color: ansi_default; }}
+        & > .task-queue--cursor {{
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }}
+        & > .task-queue--even-row {{ background: $surface-lighten-1 50%; }}
+        &:dark > .task-queue--even-row {{ background: $surface-darken-1 40%; }}
+        & > .task-queue--running, & > .task-queue--failed {{ text-style: bold; }}
+    }}
+{_state_rules()}
     """
 
     class TaskHighlighted(_TaskMessage):
@@ -161,59 +223,47 @@ class TaskQueue(DataTable[Any]):
         classes: str | None = None,
         disabled: bool = False,
     ) -> None:
-        self._batching = False  # read by refresh(), which DataTable's __init__ calls
-        self._refresh_pending = False
-        super().__init__(
-            cursor_type="row",
-            zebra_stripes=True,
-            name=name,
-            id=id,
-            classes=classes,
-            disabled=disabled,
-        )
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self._view: SessionView | None = None
         self._rows: Mapping[str, TaskRow] = {}
         self._order: dict[str, int] = {}
-        self._values: dict[str, list[Any]] = {}
-        """What each shown row displays (plain values), to skip unchanged cells."""
-        self._keys: dict[str, RowKey] = {}
-        self._column_keys = [ColumnKey(key) for key in COLUMNS]
+        self._shown: list[str] = []
+        """The tasks shown, top to bottom."""
+        self._index: dict[str, int] | None = None
+        """Each shown task's row (built when first needed after the rows changed)."""
+        self._cursor = 0
         self._live: set[str] = set()
         self._filter = ""
         self._sort_column: str | None = None
         self._reverse = False
         self._announced: str | None = None
         """The task the outside world was last told is highlighted."""
-        self._state_cells: dict[TaskStatus, Text] = {}
-
-    def refresh(
-        self,
-        *regions: Region,
-        repaint: bool = True,
-        layout: bool = False,
-        recompose: bool = False,
-    ) -> Self:
-        """Mark the widget for repainting; inside a batch of cell updates, once at its end."""
-        if self._batching and repaint and not (regions or layout or recompose):
-            self._refresh_pending = True
-            return self
-        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
-
-    def on_mount(self) -> None:
-        """Re-style the state cells whenever the theme changes."""
-        self.app.theme_changed_signal.subscribe(self, self._restyle)
+        self._widths: list[int] = [len(key) + _ARROW for key in COLUMNS]
+        self._table_width = 0
+        self._painted_width = 0
+        """The width rows were painted at (the table's, or the pane's if wider)."""
+        self._lines: LRUCache[int, tuple[Values, Strip]] = LRUCache(1024)
+        """Painted rows by index, with what they show; dropped when that changes."""
+        self._header: Strip | None = None
+        self._styles: dict[str, Style] = {}
+        self._measure()
 
     # -- public API -------------------------------------------------------------------------
 
     @property
     def cursor_task(self) -> str | None:
-        """The task under the cursor, or ``None`` when the table is empty."""
-        if not self.row_count:
-            return None
-        try:
-            return self.coordinate_to_cell_key(Coordinate(self.cursor_row, 0)).row_key.value
-        except CellDoesNotExist:
-            return None
+        """The task under the cursor, or ``None`` when no task is shown."""
+        return self._shown[self._cursor] if self._shown else None
+
+    @property
+    def row_count(self) -> int:
+        """How many tasks are shown."""
+        return len(self._shown)
+
+    @property
+    def shown_tasks(self) -> list[str]:
+        """The tasks shown, top to bottom."""
+        return list(self._shown)
 
     @property
     def filter_text(self) -> str:
@@ -225,6 +275,22 @@ class TaskQueue(DataTable[Any]):
         """The column rows are sorted by (``None``: definition order)."""
         return self._sort_column
 
+    def get_cell(self, task: str, column: str) -> Text:
+        """What the row of ``task`` shows in ``column``, styled as painted (without the cursor).
+
+        Raises:
+            LookupError: ``task`` is not shown or ``column`` is not one of :data:`COLUMNS`.
+        """
+        if task not in self._index_of():
+            raise LookupError(f"{task!r} is not shown")
+        if column not in COLUMNS:
+            raise LookupError(f"no column {column!r}; columns: {', '.join(COLUMNS)}")
+        row = self._rows[task]
+        value = _values_of(row, time.time())[COLUMNS.index(column)]
+        if column != "state":
+            return Text(value, end="")
+        return Text(value, self._style(f"task-queue--{row.state.value}", partial=True), end="")
+
     def show(self, view: SessionView | None, tasks: Mapping[str, TaskRow] | None = None) -> None:
         """Show ``tasks`` (default: every task of ``view``), rebuilding every row.
 
@@ -235,17 +301,13 @@ class TaskQueue(DataTable[Any]):
         self._order = {name: index for index, name in enumerate(self._rows)}
         self._live = {n for n, row in self._rows.items() if row.state is TaskStatus.RUNNING}
         keep = self._kept_task
-        self.clear(columns=True)
-        pools = max((len(_pool(row, measured=False)) for row in self._rows.values()), default=0)
-        widths = {**_FIXED_WIDTHS, "pool": pools + _MEASURED_WIDTH}
-        for key in COLUMNS:
-            self.add_column(key, key=key, width=widths.get(key))
-        self._label_headers()
+        self._measure()
         self._rebuild(keep, announce=False)
         self._announced = self.cursor_task
 
     def apply(self, view: SessionView, changes: Changes) -> None:
-        """Rewrite the cells ``changes`` touched, and the "took" of running tasks.
+        """Repaint the rows on screen whose text ``changes`` changed, and the "took" of
+        running tasks; with a filter, add and remove the tasks entering and leaving it.
 
         No timer ticks "took": while tasks run, resource samples arrive about once a second
         and each batch brings its :meth:`apply`.
@@ -253,14 +315,10 @@ class TaskQueue(DataTable[Any]):
         if view is not self._view:
             self.show(view)
             return
-        with self._batch():
-            self._apply(changes.tasks, time.time())
-
-    def _apply(self, changed: set[str], now: float) -> None:
-        rows = self._rows
+        now, rows, index = time.time(), self._rows, self._index_of()
         added: list[str] = []
         removed: list[str] = []
-        for name in changed:
+        for name in changes.tasks:
             row = rows.get(name)
             if row is None:
                 continue
@@ -268,16 +326,14 @@ class TaskQueue(DataTable[Any]):
                 self._live.add(name)
             else:
                 self._live.discard(name)
-            shown = name in self._values
-            if self._filter and self._matches(row) != shown:
-                (removed if shown else added).append(name)
-            elif shown:
-                self._update_row(name, row, now)
-        for name in self._live.difference(changed):  # their "took" grows
-            if name in self._values:
-                self._update_row(name, rows[name], now, only_took=True)
+            if self._filter and self._matches(row) != (name in index):
+                (removed if name in index else added).append(name)
+            else:
+                self._repaint_if_changed(name, now)
+        for name in self._live.difference(changes.tasks):  # their "took" grows
+            self._repaint_if_changed(name, now)
         if added or removed:
-            self._change_membership(added, removed, now)
+            self._change_membership(added, removed)
 
     def set_filter(self, text: str) -> None:
         """Show only tasks whose name contains ``text`` (any case) or whose state is ``text``.
@@ -296,10 +352,8 @@ class TaskQueue(DataTable[Any]):
         if column is not None and column not in _SORT_KEYS:
             raise ValueError(f"cannot sort by {column!r}; columns: {', '.join(_SORT_KEYS)}")
         self._sort_column, self._reverse = column, reverse
-        self._label_headers()
-        keep = self._kept_task
-        self._resort()
-        self._keep_cursor(keep, announce=True)
+        self._header = None
+        self._rebuild(self._kept_task, announce=True)
 
     def select(self, task: str) -> bool:
         """Move the cursor to ``task`` without posting :class:`TaskHighlighted`.
@@ -307,10 +361,11 @@ class TaskQueue(DataTable[Any]):
         Returns:
             False when ``task`` is not shown (filtered out or unknown).
         """
-        if task not in self._values:
+        index = self._index_of().get(task)
+        if index is None:
             return False
         self._announced = task
-        self.move_cursor(row=self.get_row_index(task))
+        self._move_to(index, post=False)
         return True
 
     # -- actions and handlers ---------------------------------------------------------------
@@ -320,46 +375,157 @@ class TaskQueue(DataTable[Any]):
         index = SORT_CYCLE.index(self._sort_column) if self._sort_column in SORT_CYCLE else 0
         self.sort_by(SORT_CYCLE[(index + 1) % len(SORT_CYCLE)])
 
-    @on(DataTable.RowHighlighted)
-    def _announce_highlight(self, event: DataTable.RowHighlighted) -> None:
-        event.stop()
-        task = event.row_key.value
-        # Stale (the cursor moved on since) or already known (an echo of select()).
-        if task is None or task != self.cursor_task or task == self._announced:
+    def action_cursor_down(self) -> None:
+        """Move the cursor to the next task."""
+        self._move_to(self._cursor + 1, post=True)
+
+    def action_cursor_up(self) -> None:
+        """Move the cursor to the previous task."""
+        self._move_to(self._cursor - 1, post=True)
+
+    def action_cursor_first(self) -> None:
+        """Move the cursor to the first task."""
+        self._move_to(0, post=True)
+
+    def action_cursor_last(self) -> None:
+        """Move the cursor to the last task."""
+        self._move_to(len(self._shown) - 1, post=True)
+
+    def action_cursor_page_down(self) -> None:
+        """Move the cursor a page down."""
+        self._move_to(self._cursor + max(1, self._rows_on_screen()), post=True)
+
+    def action_cursor_page_up(self) -> None:
+        """Move the cursor a page up."""
+        self._move_to(self._cursor - max(1, self._rows_on_screen()), post=True)
+
+    def action_select_cursor(self) -> None:
+        """Post :class:`TaskSelected` for the task under the cursor."""
+        task = self.cursor_task
+        if task is not None:
+            self.post_message(self.TaskSelected(self, task))
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on a label sorts by its column (again: the other way round); a click on a
+        task moves the cursor to it, and a click on the task under the cursor selects it."""
+        offset = event.get_content_offset(self)
+        if offset is None:
             return
-        self._announced = task
-        self.post_message(self.TaskHighlighted(self, task))
+        scroll_x, scroll_y = self.scroll_offset
+        if offset.y == 0:
+            column = self._column_at(offset.x + scroll_x)
+            if column is not None:
+                again = column == self._sort_column
+                self.sort_by(column, reverse=not self._reverse if again else False)
+            return
+        index = scroll_y + offset.y - 1
+        if index >= len(self._shown):
+            return
+        if index == self._cursor:
+            self.action_select_cursor()
+        else:
+            self._move_to(index, post=True)
 
-    @on(DataTable.RowSelected)
-    def _announce_selection(self, event: DataTable.RowSelected) -> None:
-        event.stop()
-        if event.row_key.value is not None:
-            self.post_message(self.TaskSelected(self, event.row_key.value))
+    # -- painting ---------------------------------------------------------------------------
 
-    @on(DataTable.HeaderSelected)
-    def _sort_by_header(self, event: DataTable.HeaderSelected) -> None:
-        event.stop()
-        column = event.column_key.value
-        self.sort_by(column, reverse=not self._reverse if column == self._sort_column else False)
+    def notify_style_update(self) -> None:
+        """Drop painted rows: the theme (or focus) changed their colours."""
+        super().notify_style_update()
+        self._forget_painted()
 
-    # -- internals --------------------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        """Paint line ``y`` of the pane: the header, or the row scrolled there."""
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        painted = max(width, self._table_width)
+        if painted != self._painted_width:
+            self._forget_painted()
+            self._painted_width = painted
+        if y == 0:
+            if self._header is None:
+                self._header = self._paint_header(painted)
+            strip = self._header
+        else:
+            index = scroll_y + y - 1
+            if index >= len(self._shown):
+                return Strip.blank(width, self.rich_style)
+            entry = self._lines.get(index)
+            if entry is None:
+                values = _values_of(self._rows[self._shown[index]], time.time())
+                entry = self._lines[index] = (values, self._paint_row(index, values, painted))
+            strip = entry[1]
+        return strip.crop(scroll_x, scroll_x + width)
 
-    @contextmanager
-    def _batch(self) -> Iterator[None]:
-        """Coalesce the repaint every ``update_cell`` asks for into one."""
-        self._batching = True
-        try:
-            yield
-        finally:
-            self._batching = False
-            if self._refresh_pending:
-                self._refresh_pending = False
-                self.refresh()
+    def _paint_header(self, width: int) -> Strip:
+        style = self._style("task-queue--header")
+        arrow = " ▲" if self._reverse else " ▼"
+        labels = [key + (arrow if key == self._sort_column else "") for key in COLUMNS]
+        return self._strip(labels, [style] * len(COLUMNS), style, width)
+
+    def _paint_row(self, index: int, values: Values, width: int) -> Strip:
+        if index == self._cursor:
+            style = self._style("task-queue--cursor")
+            styles = [style] * len(COLUMNS)
+        else:
+            style = self._style("task-queue--even-row" if index % 2 == 0 else "task-queue--odd-row")
+            state = self._rows[self._shown[index]].state
+            styles = [style] * len(COLUMNS)
+            styles[_STATE] = style + self._style(f"task-queue--{state.value}", partial=True)
+        return self._strip(values, styles, style, width)
+
+    def _strip(
+        self, texts: Values | list[str], styles: list[Style], fill: Style, width: int
+    ) -> Strip:
+        """One line of cells, padded out to ``width`` in the ``fill`` style."""
+        pad = " " * _PADDING
+        segments = [
+            Segment(f"{pad}{set_cell_size(text, size)}{pad}", style)
+            for text, size, style in zip(texts, self._widths, styles, strict=True)
+        ]
+        if width > self._table_width:
+            segments.append(Segment(" " * (width - self._table_width), fill))
+        return Strip(segments, max(width, self._table_width))
+
+    def _style(self, component: str, *, partial: bool = False) -> Style:
+        """A component's style, kept until the styles change (Textual forgets its own copy
+        at every refresh)."""
+        key = f"{component}/partial" if partial else component
+        style = self._styles.get(key)
+        if style is None:
+            style = self._styles[key] = self.get_component_rich_style(component, partial=partial)
+        return style
+
+    def _forget_painted(self) -> None:
+        self._lines.clear()
+        self._header = None
+        self._styles.clear()
+
+    def _repaint_row(self, index: int) -> None:
+        """Forget row ``index`` and, if it is on screen, paint it again."""
+        self._lines.discard(index)
+        if 0 <= index + 1 - round(self.scroll_y) < self.scrollable_content_region.height:
+            self.refresh_line(index + 1)
+
+    def _repaint_if_changed(self, task: str, now: float) -> None:
+        """Repaint the row of ``task`` if it was painted and would now read differently."""
+        index = self._index_of().get(task)
+        if index is None:
+            return
+        entry = self._lines.get(index)
+        if entry is not None and entry[0] != _values_of(self._rows[task], now):
+            self._repaint_row(index)
+
+    # -- rows and the cursor ----------------------------------------------------------------
 
     @property
     def _kept_task(self) -> str | None:
         """The task the cursor should stay on (across a filter that showed nothing, too)."""
         return self.cursor_task or self._announced
+
+    def _index_of(self) -> dict[str, int]:
+        if self._index is None:
+            self._index = {name: index for index, name in enumerate(self._shown)}
+        return self._index
 
     def _matches(self, row: TaskRow) -> bool:
         text = self._filter
@@ -372,92 +538,96 @@ class TaskQueue(DataTable[Any]):
         key = _SORT_KEYS[self._sort_column]
         return lambda row: (key(row), order[row.name])
 
-    def _values_of(self, row: TaskRow, now: float) -> list[Any]:
-        took = None if row.started_at is None else (row.ended_at or now) - row.started_at
-        return [
-            row.name,
-            row.state,
-            row.priority,
-            str(row.attempt) if row.attempt else "",
-            _started(row.started_at),
-            _took(None if took is None else max(0.0, took)),
-            _pool(row),
-        ]
+    def _measure(self) -> None:
+        """Column widths: the widest task name, priority and booking (with room for the
+        figures measured while a task runs); fixed widths for the rest."""
+        rows = self._rows.values()
+        content = {
+            "task": max((cell_len(row.name) for row in rows), default=0),
+            "prio": max((len(row.priority) for row in rows), default=0),
+            "pool": max((len(_pool(row, measured=False)) for row in rows), default=0)
+            + _MEASURED_WIDTH,
+            **_FIXED_WIDTHS,
+        }
+        self._widths = [max(content[key], len(key) + _ARROW) for key in COLUMNS]
+        self._table_width = sum(width + 2 * _PADDING for width in self._widths)
 
-    def _cell(self, index: int, value: Any) -> Text:
-        if index != 1:
-            return Text(value, end="")
-        cell = self._state_cells.get(value)
-        if cell is None:
-            style = self.get_component_rich_style(f"task-queue--{value.value}", partial=True)
-            cell = self._state_cells[value] = Text(f"{GLYPHS[value]} {value.value}", style)
-        return cell
-
-    def _update_row(self, name: str, row: TaskRow, now: float, *, only_took: bool = False) -> None:
-        old, key = self._values[name], self._keys[name]
-        new = self._values_of(row, now)
-        for index in (5,) if only_took else range(1, len(new)):
-            if new[index] != old[index]:
-                old[index] = new[index]
-                self.update_cell(key, self._column_keys[index], self._cell(index, new[index]))
+    def _column_at(self, x: int) -> str | None:
+        left = 0
+        for key, width in zip(COLUMNS, self._widths, strict=True):
+            left += width + 2 * _PADDING
+            if x < left:
+                return key
+        return None
 
     def _rebuild(self, keep: str | None, *, announce: bool) -> None:
-        if not self.columns:
-            return
-        self.clear()
-        self._values, self._keys = {}, {}
-        now, key = time.time(), self._sort_key()
-        shown = sorted((row for row in self._rows.values() if self._matches(row)), key=key)
-        for row in shown:
-            self._add(row, now)
-        self._keep_cursor(keep, announce=announce)
+        """Filter and sort every row again, then put the cursor back on ``keep``."""
+        rows = self._rows.values()
+        shown = [row for row in rows if self._matches(row)] if self._filter else list(rows)
+        if self._sort_column is not None or self._reverse:
+            shown.sort(key=self._sort_key(), reverse=self._reverse)
+        self._set_shown([row.name for row in shown], keep, announce=announce)
 
-    def _add(self, row: TaskRow, now: float) -> None:
-        values = self._values[row.name] = self._values_of(row, now)
-        cells = (self._cell(index, value) for index, value in enumerate(values))
-        self._keys[row.name] = self.add_row(*cells, key=row.name)
-
-    def _change_membership(self, added: Iterable[str], removed: list[str], now: float) -> None:
+    def _change_membership(self, added: list[str], removed: list[str]) -> None:
         keep = self._kept_task
-        if len(removed) > _MASS_REMOVAL:
-            self._rebuild(keep, announce=True)
-            return
-        for name in removed:
-            del self._values[name], self._keys[name]
-            self.remove_row(name)
-        for name in added:
-            self._add(self._rows[name], now)
+        gone = set(removed)
+        shown = [name for name in self._shown if name not in gone] if gone else self._shown
         if added:
-            self._resort()
-        self._keep_cursor(keep, announce=True)
+            rows, key = self._rows, self._sort_key()
+            shown = sorted([*shown, *added], key=lambda n: key(rows[n]), reverse=self._reverse)
+        self._set_shown(shown, keep, announce=True)
 
-    def _resort(self) -> None:
-        rows, key = self._rows, self._sort_key()
-        self.sort("task", key=lambda cell: key(rows[cell.plain]), reverse=self._reverse)
+    def _set_shown(self, shown: list[str], keep: str | None, *, announce: bool) -> None:
+        self._shown = shown
+        self._index = None
+        self._lines.clear()
+        self.virtual_size = Size(self._table_width, len(shown) + 1)
+        self.refresh()
+        self._keep_cursor(keep, announce=announce)
 
     def _keep_cursor(self, task: str | None, *, announce: bool) -> None:
         """Put the cursor back on ``task`` if shown; tell the world if another task is now
         under it (``announce``) or just note it. An empty table changes nobody's mind."""
-        if task is not None and task in self._values:
-            self.move_cursor(row=self.get_row_index(task))
+        index = self._index_of().get(task) if task is not None else None
+        self._cursor = index if index is not None else min(self._cursor, len(self._shown) - 1)
+        self._cursor = max(self._cursor, 0)
+        self._scroll_to_cursor()
         current = self.cursor_task
         if current is not None and current != self._announced:
             self._announced = current
             if announce:
                 self.post_message(self.TaskHighlighted(self, current))
 
-    def _label_headers(self) -> None:
-        arrow = " ▲" if self._reverse else " ▼"
-        for key in COLUMNS:
-            column = self.columns.get(ColumnKey(key))
-            if column is not None:
-                column.label = Text(key + (arrow if key == self._sort_column else ""))
-                column.content_width = max(column.content_width, column.label.cell_len)
-        self.refresh()
+    def _move_to(self, index: int, *, post: bool) -> None:
+        """Put the cursor on row ``index`` (clamped), scroll to it, and (if ``post``) say so."""
+        if not self._shown:
+            return
+        index = min(max(index, 0), len(self._shown) - 1)
+        old, self._cursor = self._cursor, index
+        if old != index:
+            self._repaint_row(old)
+            self._repaint_row(index)
+        self._scroll_to_cursor()
+        task = self._shown[index]
+        if post and task != self._announced:
+            self._announced = task
+            self.post_message(self.TaskHighlighted(self, task))
 
-    def _restyle(self, _theme: Theme) -> None:
-        """Rebuild the state cells with the new theme's colours."""
-        self._state_cells.clear()
-        with self._batch():
-            for name, values in self._values.items():
-                self.update_cell(self._keys[name], self._column_keys[1], self._cell(1, values[1]))
+    def _rows_on_screen(self) -> int:
+        return self.scrollable_content_region.height - 1
+
+    def _scroll_to_cursor(self) -> None:
+        """Scroll the least needed to show the cursor's row below the header."""
+        rows = self._rows_on_screen()
+        if rows <= 0:  # not laid out yet
+            self.call_after_refresh(self._scroll_to_cursor_once_laid_out)
+            return
+        top = round(self.scroll_y)
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=False, immediate=True)
+        elif self._cursor >= top + rows:
+            self.scroll_to(y=self._cursor - rows + 1, animate=False, immediate=True)
+
+    def _scroll_to_cursor_once_laid_out(self) -> None:
+        if self._rows_on_screen() > 0:
+            self._scroll_to_cursor()
