@@ -128,8 +128,8 @@ class DocumentationGenerator:
             The files written (those whose text changed), in :data:`DOC_FILES` order.
 
         Raises:
-            DocsError: A target lacks the marker and ``force`` is False, or leads outside the
-                project folder, or is not a regular file.
+            DocsError: A target lacks the marker and ``force`` is False, leads outside the
+                project folder, is not a regular file, or cannot be written.
         """
         spec = self.project(project)
         folder = spec.root.resolve()
@@ -139,7 +139,12 @@ class DocumentationGenerator:
         for path, text in planned:
             if _read_text(path) == text:
                 continue
-            _write_atomically(path, text)
+            try:
+                _write_atomically(path, text)
+            except OSError as error:
+                raise DocsError(
+                    display_path(path), f"cannot write: {error.strerror or error}"
+                ) from error
             log.info("wrote %s", path)
             written.append(path)
         return written
@@ -484,7 +489,8 @@ def _dependencies(task: TaskSpec) -> str:
 def _declared_pools(spec: ProjectSpec) -> Sequence[str] | None:
     """The pools the definition file names (the others are defaults), or None if unknown."""
     try:
-        document = tomllib.loads(spec.file.read_text(encoding="utf-8"))
+        text = (spec.root / spec.file.name).read_text(encoding="utf-8")
+        document = tomllib.loads(text)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return None
     pools = document.get("resources", {})

@@ -11,6 +11,7 @@ import pytest
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from engine import docs
 from engine.definitions import load_workspace
 from engine.docs import AGENTS, MARKER, MCP_TOOLS, README, DocumentationGenerator
 from engine.docs_text import code_block, md_code, md_text, mermaid_label
@@ -280,6 +281,10 @@ def test_loaded_project_with_awkward_text_renders_literally(tmp_path: Path) -> N
     assert list(labels.values()) == ["hello", "end"]
     task_rows = next(t for t in markdown_tables(readme) if len(t[0]) == TASK_COLUMNS)
     assert task_rows[2][2] == "echo bye | cat"
+    assert "resource pools: cpu (one per core)" in readme  # the same on every machine
+    assert (
+        DocumentationGenerator(tmp_path).render(str(project / "formicary.toml"))[README] == readme
+    )
     assert project.is_dir() and not (project / README).exists()  # render never writes
 
 
@@ -365,6 +370,26 @@ def test_nothing_is_written_outside_the_project_folder(tmp_path: Path) -> None:
         generator.generate("tiny", force=True)
     assert not (tmp_path / "dangling.md").exists()
     assert sorted(p.name for p in project.iterdir()) == ["README.md", "formicary.toml"]
+
+
+def test_agents_md_lists_the_tools_the_mcp_server_serves() -> None:
+    mcp_tools = pytest.importorskip("engine.mcp_tools")
+    served = {tool["name"] for tool in mcp_tools.get_mcp_tool_definitions()}
+    assert {name for name, _ in MCP_TOOLS} == served
+
+
+def test_a_failed_write_is_a_docs_error_and_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = write_tiny(tmp_path)
+
+    def refuse(source: str, target: str) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(docs.os, "replace", refuse)
+    with pytest.raises(DocsError, match=r"README\.md: cannot write: Permission denied"):
+        DocumentationGenerator(tmp_path).generate("tiny")
+    assert sorted(p.name for p in project.iterdir()) == ["formicary.toml"]
 
 
 def test_unknown_project_raises(tmp_path: Path) -> None:
