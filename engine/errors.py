@@ -118,3 +118,13 @@ class TransitionError(FormicaryError, ValueError):
         self.state = state
         self.action = action
         super().__init__(f"cannot {action} {what}: it is {state}")
+
+
+class ResourceBusyError(FormicaryError, RuntimeError):
+    """An allocation that could be satisfied, but not now: the pool is booked by others."""
+
+    def __init__(self, pool: str, amount: int, available: int) -> None:
+        self.pool = pool
+        self.amount = amount
+        self.available = available
+        super().__init__(f"pool {pool!r}: {amount} requested, {available} available now")

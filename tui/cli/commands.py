@@ -28,6 +28,7 @@ def register_all(subparsers: Any) -> None:
         _register_validate,
         _register_new,
         _register_docs,
+        _register_mcp,
     ):
         register(subparsers)
 
@@ -185,3 +186,16 @@ def _register_docs(subparsers: Any) -> None:
     parser.add_argument("--force", action="store_true", help="overwrite hand-written files")
     parser.add_argument("--stdout", action="store_true", help="print instead of writing")
     parser.set_defaults(handler="tui.cli.docs:run")
+
+
+def _register_mcp(subparsers: Any) -> None:
+    """Add the ``mcp`` subcommand."""
+    parser = subparsers.add_parser(
+        "mcp",
+        help="serve the workspace's MCP tools over stdio (for AI agents)",
+        description="Serve MCP tools (list_projects, start_workflow, get_session_status, "
+        "get_task_logs, retry_task, cancel_task...) for WORKSPACE on stdin/stdout. Sessions "
+        "it starts appear in the dashboard; they are cancelled when the client disconnects.",
+    )
+    parser.add_argument("path", nargs="?", metavar="WORKSPACE")
+    parser.set_defaults(handler="tui.cli.mcp:run")

@@ -1,0 +1,209 @@
+"""``WorkflowManager``: workflows built in code from :class:`~engine.model.WorkflowStep` values,
+and the workspace's own, run on the same engine as every other session.
+
+A workflow built in code is turned into the same table a definition file holds and checked
+by the same validator, so an unknown dependency or a cycle is refused with the same message
+a file would get. Code-built workflows belong to one project (``api`` unless named), whose
+tasks run from the workspace folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from difflib import get_close_matches
+from typing import Any
+
+from engine.definitions import parse_project
+from engine.errors import UnknownProjectError, UnknownWorkflowError, UsageError
+from engine.model import TaskPriority, WorkflowExecution, WorkflowStep
+from engine.orchestration import OrchestrationEngine
+from engine.specs import ProjectSpec, WorkflowSpec, default_pools
+from engine.targets import resolve_target, split_target
+
+_STEP_FIELDS = {field.name for field in dataclasses.fields(WorkflowStep)}
+_STEP_ALIASES = {"dependencies": "depends_on", "args": "params", "run": "command"}
+
+
+class WorkflowManager:
+    """Create, list and run workflows.
+
+    Args:
+        engine: The engine sessions run on (a new one on the current folder when omitted).
+        project: The project code-built workflows belong to.
+        pools: Resource pools of that project (default: ``cpu`` = the machine's cores).
+    """
+
+    def __init__(
+        self,
+        engine: OrchestrationEngine | None = None,
+        *,
+        project: str = "api",
+        pools: Mapping[str, int] | None = None,
+    ) -> None:
+        self.engine = engine or OrchestrationEngine()
+        self.project_name = project
+        self._pools = dict(default_pools() if pools is None else pools)
+        self._workflows: dict[str, WorkflowSpec] = {}
+
+    def create_workflow(
+        self,
+        name: str,
+        steps: Sequence[WorkflowStep],
+        *,
+        description: str = "",
+        max_parallel: int | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> WorkflowSpec:
+        """Check ``steps`` as a definition file would be checked and keep the workflow.
+
+        Raises:
+            DefinitionError: Unknown dependencies, a cycle, bad values… (every problem).
+            UsageError: ``steps`` is not a list of WorkflowStep, or the name is taken.
+        """
+        if name in self._workflows:
+            raise UsageError(f"workflow {name!r} already exists; delete_workflow() it first")
+        if isinstance(steps, (str, bytes)) or not all(isinstance(s, WorkflowStep) for s in steps):
+            raise UsageError("steps: must be a list of WorkflowStep (see create_workflow_steps)")
+        table: dict[str, Any] = {"tasks": {step.name: _step_table(step) for step in steps}}
+        if len(table["tasks"]) != len(steps):
+            raise UsageError(f"workflow {name!r}: two steps have the same name")
+        if description:
+            table["description"] = description
+        if max_parallel is not None:
+            table["max_parallel"] = max_parallel
+        if params:
+            table["params"] = dict(params)
+        document = {
+            "project": {"name": self.project_name},
+            "resources": self._pools,
+            "workflows": {name: table},
+        }
+        spec = parse_project(document, self.engine.workspace / f"workflow {name}")
+        workflow = spec.workflows[name]
+        self._workflows[name] = workflow
+        return workflow
+
+    def delete_workflow(self, name: str) -> None:
+        """Forget a code-built workflow (its recorded runs stay in the store)."""
+        self._code(name)
+        del self._workflows[name]
+
+    def get_workflow(self, name: str) -> WorkflowSpec:
+        """A code-built workflow by name, or a workspace one as ``PROJECT:WORKFLOW``.
+
+        Raises:
+            UnknownWorkflowError, UnknownProjectError, DefinitionError.
+        """
+        return self._resolve(name)[1]
+
+    def list_workflows(self) -> list[str]:
+        """Code-built workflows by name, then the workspace's as ``PROJECT:WORKFLOW``."""
+        names = list(self._workflows)
+        for project in self.engine.load().projects.values():
+            names.extend(f"{project.name}:{workflow}" for workflow in project.workflows)
+        return names
+
+    def execute_workflow(self, name: str, /, **params: Any) -> WorkflowExecution:
+        """Start a workflow now; the returned record follows the run (see :meth:`wait`)."""
+        project, workflow = self._resolve(name)
+        return self.engine.start(project, workflow, params)
+
+    def wait(self, execution: WorkflowExecution, timeout: float | None = None) -> WorkflowExecution:
+        """Block until ``execution`` has finished; return it.
+
+        Raises:
+            TimeoutError: Still running after ``timeout`` seconds.
+        """
+        self.engine.wait(execution, timeout)
+        return execution
+
+    def _resolve(self, name: str) -> tuple[ProjectSpec, WorkflowSpec]:
+        if name in self._workflows:
+            return self._code_project(), self._workflows[name]
+        if split_target(name)[1] is None:
+            try:
+                return resolve_target(self.engine.workspace, name)
+            except UnknownProjectError:
+                raise UnknownWorkflowError(self.project_name, name, self._workflows) from None
+        return resolve_target(self.engine.workspace, name)
+
+    def _code(self, name: str) -> WorkflowSpec:
+        if name not in self._workflows:
+            raise UnknownWorkflowError(self.project_name, name, self._workflows)
+        return self._workflows[name]
+
+    def _code_project(self) -> ProjectSpec:
+        root = self.engine.workspace
+        return ProjectSpec(
+            name=self.project_name,
+            workflows=dict(self._workflows),
+            resources=dict(self._pools),
+            root=root,
+            file=root / f"workflows of {self.project_name}",
+        )
+
+
+def create_workflow_steps(steps: Iterable[Mapping[str, Any] | WorkflowStep]) -> list[WorkflowStep]:
+    """WorkflowStep values from plain mappings (``name``, ``command`` or ``module`` +
+    ``action``, ``params``, ``depends_on``, ``priority``, ``retries``, ``timeout``,
+    ``resources``, ``description``).
+
+    Raises:
+        UsageError: A key is unknown or a value has the wrong type.
+    """
+    made: list[WorkflowStep] = []
+    for index, raw in enumerate(steps):
+        if isinstance(raw, WorkflowStep):
+            made.append(raw)
+            continue
+        if not isinstance(raw, Mapping):
+            raise UsageError(f"steps[{index}]: must be a mapping, not {type(raw).__name__}")
+        values: dict[str, Any] = {}
+        for key, value in raw.items():
+            field = _STEP_ALIASES.get(key, key)
+            if field not in _STEP_FIELDS:
+                close = get_close_matches(str(key), sorted(_STEP_FIELDS), n=1)
+                hint = f' (did you mean "{close[0]}"?)' if close else ""
+                raise UsageError(f"steps[{index}]: unknown key {key!r}{hint}")
+            values[field] = value
+        if not isinstance(values.get("name"), str):
+            raise UsageError(f"steps[{index}]: needs a name (a string)")
+        if isinstance(values.get("depends_on"), str):
+            values["depends_on"] = (values["depends_on"],)
+        elif "depends_on" in values:
+            values["depends_on"] = tuple(values["depends_on"])
+        if "priority" in values:
+            try:
+                values["priority"] = TaskPriority(values["priority"])
+            except ValueError:
+                choices = ", ".join(p.value for p in TaskPriority)
+                raise UsageError(
+                    f"steps[{index}].priority {values['priority']!r}: one of {choices}"
+                ) from None
+        made.append(WorkflowStep(**values))
+    return made
+
+
+def _step_table(step: WorkflowStep) -> dict[str, Any]:
+    """The step as the task table a definition file would hold."""
+    table: dict[str, Any] = {}
+    if step.command is not None:
+        table["run"] = step.command
+    if step.module is not None or step.action is not None:
+        table["call"] = f"{step.module or ''}:{step.action or ''}"
+    if step.params:
+        table["args"] = dict(step.params)
+    if step.depends_on:
+        table["depends_on"] = list(step.depends_on)
+    if step.description:
+        table["description"] = step.description
+    if step.priority is not TaskPriority.NORMAL:
+        table["priority"] = TaskPriority(step.priority).value
+    if step.retries:
+        table["retries"] = step.retries
+    if step.timeout is not None:
+        table["timeout"] = step.timeout
+    if step.resources:
+        table["resources"] = dict(step.resources)
+    return table
