@@ -65,7 +65,11 @@ MCP_TOOLS: tuple[tuple[str, str], ...] = (
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
-    """One recorded session of the project, as the docs show it."""
+    """One recorded session of the project, as the docs show it.
+
+    ``failed`` counts tasks that failed, were blocked or were cancelled, as ``formicary
+    sessions`` does.
+    """
 
     id: int
     workflow: str
