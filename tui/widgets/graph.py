@@ -222,9 +222,11 @@ class DagGraph(ScrollView, can_focus=True):
         self.refresh()
 
     def _repaint_row(self, y: int) -> None:
-        """Forget layout row ``y`` and paint it again (if it is on screen)."""
+        """Forget layout row ``y`` and paint it again if it is on screen (a busy session
+        changes hundreds of rows a frame, nearly all of them scrolled away)."""
         self._strips.discard(y)
-        self.refresh_line(y)
+        if 0 <= y - round(self.scroll_y) < self.scrollable_content_region.height:
+            self.refresh_line(y)
 
     def notify_style_update(self) -> None:
         """Drop painted rows: the theme (or focus) changed their colours."""

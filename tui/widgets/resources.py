@@ -85,6 +85,9 @@ class ResourcePane(Widget):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self._view: SessionView | None = None
+        self._pools_shown: Text | None = None
+        self._figures_shown: dict[str, str] = {}
+        """What each label shows, so an unchanged one is not written (and repainted) again."""
 
     def compose(self) -> ComposeResult:
         """The pools' bars, then a label and a sparkline per metric."""
@@ -104,24 +107,47 @@ class ResourcePane(Widget):
         self._paint()
 
     def apply(self, view: SessionView, changes: Changes) -> None:
-        """Repaint if ``changes`` brought samples or a status change (bookings move then)."""
+        """Repaint the pools on samples or a status change (bookings move then), the figures
+        and sparklines on samples; a label whose text did not change is left alone."""
         if view is not self._view:
             self.show(view)
-        elif changes.samples or changes.status:
-            self._paint()
+            return
+        if not self.is_mounted:
+            return
+        if changes.samples or changes.status:
+            self._paint_pools()
+        if changes.samples:
+            self._paint_samples()
 
     # -- internals --------------------------------------------------------------------------
 
     def _paint(self) -> None:
         if not self.is_mounted:
             return
+        self._pools_shown = None
+        self._figures_shown.clear()
+        self._paint_pools()
+        self._paint_samples()
+
+    def _paint_pools(self) -> None:
+        pools = self._pools(self._view)
+        if pools == self._pools_shown:
+            return
+        lines = None if self._pools_shown is None else self._pools_shown.plain.count("\n")
+        # Only a change in the number of pools changes the height: lay out only then.
+        self.query_one("#pools", Static).update(pools, layout=pools.plain.count("\n") != lines)
+        self._pools_shown = pools
+
+    def _paint_samples(self) -> None:
         view = self._view
-        self.query_one("#pools", Static).update(self._pools(view))
         samples: Iterable[Sample] = view.samples if view is not None else ()
         latest = view.samples[-1] if view is not None and view.samples else None
         for key, label, figure, reading in METRICS:
             value = NO_VALUE if latest is None else reading(figure(latest))
-            self.query_one(f"#{key}-label", Static).update(f"{label} {value}")
+            text = f"{label} {value}"
+            if self._figures_shown.get(key) != text:
+                self.query_one(f"#{key}-label", Static).update(text, layout=False)
+                self._figures_shown[key] = text
             self.query_one(f"#{key}", Sparkline).data = [float(figure(s)) for s in samples]
 
     def _pools(self, view: SessionView | None) -> Text:

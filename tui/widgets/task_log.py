@@ -143,6 +143,7 @@ class TaskLog(Widget):
         self._partial = b""
         self._poller: Timer | None = None
         self._read_lock = asyncio.Lock()
+        self._title: Text | None = None
 
     def compose(self) -> ComposeResult:
         """The title, then the output."""
@@ -223,7 +224,7 @@ class TaskLog(Widget):
         self._view = self._shown_task = self._path = None
         self._attempt = 0
         self._switch()
-        self.query_one("#title", Static).update("")
+        self._set_title(Text())
 
     def toggle_follow(self) -> None:
         """Turn following new output on or off."""
@@ -247,17 +248,23 @@ class TaskLog(Widget):
     # -- internals --------------------------------------------------------------------------
 
     def _switch(self) -> None:
-        """Forget what is shown: clear the output, stop reading and tailing."""
+        """Forget what is shown: clear the output, stop reading and tailing.
+
+        The placeholder stays while nothing replaces it: moving the cursor over tasks that
+        have no output yet then changes nothing but the title (no layout, no repaint).
+        """
         self._generation += 1
-        self._loading = self._placeholder = False
+        self._loading = False
         self._pending = []
         self._offset, self._partial = 0, b""
         self._stop_poller()
-        self.query_one(Log).clear()
+        if not self._placeholder:
+            self.query_one(Log).clear()
 
     def _show_placeholder(self) -> None:
-        self.query_one(Log).write_line(NO_OUTPUT)
-        self._placeholder = True
+        if not self._placeholder:
+            self.query_one(Log).write_line(NO_OUTPUT)
+            self._placeholder = True
 
     def _write(self, lines: list[str]) -> None:
         if not lines:
@@ -345,7 +352,13 @@ class TaskLog(Widget):
             title.append(f" · {row.reason}")
         if self.follow:
             title.append(" · following", "dim")
-        self.query_one("#title", Static).update(title)
+        self._set_title(title)
+
+    def _set_title(self, title: Text) -> None:
+        """Write the title if it changed; its one line never needs a new layout."""
+        if title != self._title:
+            self._title = title
+            self.query_one("#title", Static).update(title, layout=False)
 
     def _restyle(self, _theme: Theme) -> None:
         if self._view is not None and self._shown_task is not None:
