@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -259,15 +260,29 @@ class OrchestrationEngine:
         """
         sid = str(session_id)
         live = self._thread.call(self._live.get, sid)
-        if live is not None and not self.persist:
-            return self._thread.call(_session_of, live)
+        if live is not None:
+            session = self._thread.call(_session_of, live)
+            if not self.persist:
+                return session
+            record = self._record(sid)
+            return dataclasses.replace(
+                session, owner_pid=record.owner_pid, owner_host=record.owner_host
+            )
         return _as_session(self._record(sid))
 
     def list_sessions(self, limit: int | None = None) -> list[OrchestrationSession]:
-        """Sessions newest first: every one in the store and any unpersisted live one."""
+        """Sessions newest first: every one in the store (with the live state of those this
+        engine runs, which the store shows a moment later) and any unpersisted live one."""
+        live = self._thread.call(lambda: {sid: _session_of(v) for sid, v in self._live.items()})
         listed = [_as_session(record) for record in self._records(limit)]
+        listed = [
+            dataclasses.replace(s, status=live[s.id].status, ended_at=live[s.id].ended_at)
+            if s.id in live
+            else s
+            for s in listed
+        ]
         if not self.persist:
-            listed[:0] = self._thread.call(lambda: [_session_of(v) for v in self._live.values()])
+            listed[:0] = live.values()
         return listed
 
     def execution(self, session_id: str | int) -> WorkflowExecution | None:
@@ -485,35 +500,52 @@ class OrchestrationEngine:
 
     def get_metrics(self) -> dict[str, Any]:
         """Totals over the sessions in the store: sessions by status, tasks by state, and
-        the attempts and mean task time of the most recent sessions."""
+        the attempts and mean attempt time of the 20 most recent sessions. Sessions this
+        engine runs count as they are now (the store shows them a moment later)."""
+        live = self._thread.call(self._live_figures)
         records = self._records(None)
         by_status: dict[str, int] = {}
         by_state: dict[str, int] = {}
         for record in records:
-            by_status[record.shown_status] = by_status.get(record.shown_status, 0) + 1
-            for state, count in record.counts.items():
+            status, counts, _ = live.get(str(record.id), (record.shown_status, record.counts, []))
+            by_status[status] = by_status.get(status, 0) + 1
+            for state, count in counts.items():
                 by_state[state] = by_state.get(state, 0) + count
-        attempts = durations = 0
-        took = 0.0
+        spans: list[tuple[float | None, float | None]] = []
         if records:
             store = self._store()
             try:
                 for record in records[:20]:
-                    for attempt in store.attempts(record.id):
-                        attempts += 1
-                        if attempt.started_at is not None and attempt.ended_at is not None:
-                            durations += 1
-                            took += attempt.ended_at - attempt.started_at
+                    if str(record.id) in live:
+                        spans.extend(live[str(record.id)][2])
+                    else:
+                        spans.extend((a.started_at, a.ended_at) for a in store.attempts(record.id))
             finally:
                 store.close()
+        took = [end - start for start, end in spans if start is not None and end is not None]
         return {
             "sessions": len(records),
             "sessions_by_status": by_status,
             "tasks_by_state": by_state,
-            "recent_attempts": attempts,
-            "recent_mean_attempt_s": round(took / durations, 4) if durations else None,
-            "live_sessions": self._thread.call(len, self._live),
+            "recent_attempts": len(spans),
+            "recent_mean_attempt_s": round(sum(took) / len(took), 4) if took else None,
+            "live_sessions": len(live),
         }
+
+    def _live_figures(
+        self,
+    ) -> dict[str, tuple[str, dict[str, int], list[tuple[float | None, float | None]]]]:
+        figures = {}
+        for sid, live in self._live.items():
+            handle = live.handle
+            spans: list[tuple[float | None, float | None]] = []
+            for view in handle.tasks():
+                spans.extend((r.started_at, r.ended_at) for r in handle.history(view.name))
+                if view.state is TaskStatus.RUNNING:
+                    spans.append((view.started_at, None))
+            counts = {state.value: n for state, n in handle.counts().items()}
+            figures[sid] = (handle.status.value, counts, spans)
+        return figures
 
     def health_check(self) -> dict[str, Any]:
         """Whether this engine can do its work: its thread runs, the workspace's definitions
