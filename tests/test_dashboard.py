@@ -39,7 +39,10 @@ async def open_workflow(pilot: Pilot[int], project: str, workflow: str) -> MainS
     assert isinstance(app, FormicaryApp)
     await until(pilot, lambda: any(isinstance(s, MainScreen) for s in app.screen_stack))
     main = main_screen(app)
-    main.query_one(ProjectTree).select_workflow(project, workflow)
+    tree = main.query_one(ProjectTree)
+    # The definitions are read after the first paint: the tree fills in a moment later.
+    await until(pilot, lambda: (project, workflow) in tree.workflows)
+    tree.select_workflow(project, workflow)
     await until(
         pilot,
         lambda: (

@@ -134,13 +134,36 @@ class EngineBridge:
     def __init__(self, root: Path, post: Callable[[Message], object]) -> None:
         self.root = root.resolve()
         self._post = post
-        self.workspace: Workspace = load_workspace(self.root)
+        self._workspace: Workspace | None = None
         self._store: Store | None = None
         self.sessions: dict[str, WatchedSession] = {}
         self._tick = asyncio.Event()
         self._watcher: asyncio.Task[None] | None = None
         self._definitions_watcher: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
+
+    # -- definitions, first load -------------------------------------------------------
+
+    @property
+    def workspace(self) -> Workspace:
+        """The workspace's definitions (read here, on the caller's thread, if :meth:`load`
+        has not read them yet)."""
+        if self._workspace is None:
+            self._workspace = load_workspace(self.root)
+        return self._workspace
+
+    @workspace.setter
+    def workspace(self, workspace: Workspace) -> None:
+        self._workspace = workspace
+
+    async def load(self) -> Workspace:
+        """Read the definitions off the UI thread (once), so the first screen is painted
+        while a big workspace is still being parsed."""
+        if self._workspace is None:
+            loaded = await asyncio.to_thread(load_workspace, self.root)
+            if self._workspace is None:
+                self._workspace = loaded
+        return self._workspace
 
     # -- store ---------------------------------------------------------------------------
 

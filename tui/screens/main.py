@@ -129,9 +129,16 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one(DagGraph).border_title = "2 Graph"
         self.query_one(TaskQueue).border_title = "3 Queue"
-        self.reload_projects()
-        self.query_one(ErrorPane).show_issues([str(i) for i in self.bridge.workspace.issues])
         self.query_one(ProjectTree).focus()
+        self._load_definitions()
+
+    @work(group="definitions")
+    async def _load_definitions(self) -> None:
+        """Fill the panes once the definitions are read: the first screen does not wait for
+        a big workspace to be parsed."""
+        workspace = await self.bridge.load()
+        self.reload_projects()
+        self.query_one(ErrorPane).show_issues([str(i) for i in workspace.issues])
         self.bridge.watch_definitions()
 
     def definitions_changed(self, changes: list[str], issues: list[str]) -> None:
@@ -167,7 +174,7 @@ class MainScreen(Screen[None]):
 
     @on(ProjectTree.WorkflowHighlighted)
     def workflow_highlighted(self, event: ProjectTree.WorkflowHighlighted) -> None:
-        shown = self.current.view if self.current is not None else None
+        shown = self.view
         if shown is not None and (shown.project, shown.workflow.name) == (
             event.project,
             event.workflow,
