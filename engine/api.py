@@ -2,12 +2,12 @@
 
 The singletons share one :class:`~engine.orchestration.OrchestrationEngine` on the workspace
 named by ``FORMICARY_WORKSPACE`` (default: the current folder). At interpreter exit whatever
-it still runs is cancelled and its processes ended, so a script never leaves orphans.
+any engine still runs is cancelled and its processes ended (see ``engine.orchestration``), so
+a script never leaves orphans.
 """
 
 from __future__ import annotations
 
-import atexit
 import os
 import threading
 from collections.abc import Mapping
@@ -86,9 +86,6 @@ def shutdown_singletons() -> None:
         _singletons.clear()
     if engine is not None:
         engine.shutdown()
-
-
-atexit.register(shutdown_singletons)
 
 
 def create_task(

@@ -9,11 +9,13 @@ other processes are read from the store and controlled through its command queue
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures.thread  # noqa: F401 (see _shutdown_open_engines)
 import contextlib
 import dataclasses
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +60,22 @@ _WORKFLOW_STATUS = {
     SessionStatus.CANCELLED: WorkflowStatus.CANCELLED,
     SessionStatus.ORPHANED: WorkflowStatus.FAILED,
 }
+_OPEN: weakref.WeakSet[OrchestrationEngine] = weakref.WeakSet()
+"""Engines not shut down yet: at interpreter exit each is, so no task process outlives it."""
+
+
+def _shutdown_open_engines() -> None:
+    for engine in list(_OPEN):
+        with contextlib.suppress(Exception):
+            engine.shutdown()
+
+
+# Ending sessions needs thread pools, which concurrent.futures.thread closes in a threading
+# exit hook, before atexit runs. Those hooks run last-registered first, so this one is
+# registered after that module is imported (it registers its hook on import).
+threading._register_atexit(_shutdown_open_engines)  # type: ignore[attr-defined]
+
+
 _FINAL_WORKFLOW = frozenset(
     {WorkflowStatus.COMPLETED, WorkflowStatus.FAILED, WorkflowStatus.CANCELLED}
 )
@@ -100,6 +118,7 @@ class OrchestrationEngine:
         self._lock = threading.Lock()
         self._meters: dict[int, TreeMeter] = {}
         self._closed = False
+        _OPEN.add(self)
 
     @property
     def thread(self) -> EngineThread:

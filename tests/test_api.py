@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -441,3 +443,25 @@ def test_singletons_are_shared_across_threads_and_functions_run(
             create_task("both", "true", module="json", action="dumps")
     finally:
         shutdown_singletons()
+
+
+def test_a_script_that_exits_mid_run_leaves_no_process(tmp_path: Path) -> None:
+    script = tmp_path / "script.py"
+    script.write_text(
+        "from engine import WorkflowManager, create_workflow_steps\n"
+        "manager = WorkflowManager()\n"
+        "steps = create_workflow_steps([{'name': 's', 'command': 'sleep 60 & echo $$ > pid; "
+        "sleep 60'}])\n"
+        "manager.create_workflow('w', steps)\n"
+        "manager.execute_workflow('w')\n"
+        "import pathlib, time\n"
+        "deadline = time.monotonic() + 60\n"
+        "while not pathlib.Path('pid').exists() and time.monotonic() < deadline:\n"
+        "    time.sleep(0.02)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    group = int((tmp_path / "pid").read_text())
+    assert _group_gone(group)
