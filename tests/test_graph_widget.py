@@ -153,6 +153,31 @@ async def test_big_workflow_lists_lanes_and_scrolls_to_the_cursor() -> None:
         ]
 
 
+async def test_state_changes_repaint_only_rows_on_screen() -> None:
+    graph_spec = {f"t{i:04}": [f"t{i - 1:04}"] if i else [] for i in range(2000)}
+    app = GraphApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        graph = app.query_one(DagGraph)
+        graph.show(workflow(graph_spec), {})
+        await pilot.pause()
+        repainted: list[int] = []
+        refresh_line = graph.refresh_line
+
+        def spy(y: int) -> None:
+            repainted.append(y)
+            refresh_line(y)
+
+        graph.refresh_line = spy  # type: ignore[method-assign]
+        far = [f"t{i:04}" for i in range(1000, 1500)]
+        graph.update_states(dict.fromkeys(far, TaskStatus.COMPLETED), far)
+        assert repainted == []  # all scrolled away
+        graph.update_states({"t0003": TaskStatus.RUNNING}, ["t0003"])
+        assert repainted == [graph.layout.positions["t0003"][1]]  # type: ignore[union-attr]
+        graph.select("t1200")  # scrolled to: painted with its new state
+        await pilot.pause()
+        assert "✔ t1200" in line_of(graph, "t1200")
+
+
 def test_messages_expose_control() -> None:
     graph = DagGraph()
     for message in (DagGraph.TaskHighlighted(graph, "a"), DagGraph.TaskSelected(graph, "a")):

@@ -182,11 +182,15 @@ class DagGraph(ScrollView, can_focus=True):
         one cell wide, so only the changed rows are painted again.
         """
         layout = self._layout
+        top, height = round(self.scroll_y), self.scrollable_content_region.height
         for task in changed:
             if task in states:
                 self._states[task] = states[task]
             if layout is not None and task in layout.positions:
-                self._repaint_row(layout.positions[task][1])
+                y = layout.positions[task][1]
+                self._strips.discard(y)
+                if 0 <= y - top < height:  # a busy session changes rows mostly scrolled away
+                    self.refresh_line(y)
 
     def select(self, task: str) -> None:
         """Put the cursor on ``task`` and scroll it into view, posting nothing.
@@ -222,8 +226,7 @@ class DagGraph(ScrollView, can_focus=True):
         self.refresh()
 
     def _repaint_row(self, y: int) -> None:
-        """Forget layout row ``y`` and paint it again if it is on screen (a busy session
-        changes hundreds of rows a frame, nearly all of them scrolled away)."""
+        """Forget layout row ``y`` and paint it again if it is on screen."""
         self._strips.discard(y)
         if 0 <= y - round(self.scroll_y) < self.scrollable_content_region.height:
             self.refresh_line(y)
