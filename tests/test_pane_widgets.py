@@ -122,10 +122,16 @@ async def until(pilot: Pilot[None], condition: Callable[[], bool], timeout: floa
 async def test_queue_shows_a_row_per_task_with_coloured_states() -> None:
     view = new_view()
     queue = TaskQueue()
-    async with PaneApp(queue).run_test() as pilot:
+    async with PaneApp(queue).run_test(size=(120, 24)) as pilot:
+        queue.show(None)
+        await pilot.pause()  # painted empty first, as when the dashboard starts
         queue.show(view)
+        header, first = queue.render_line(0).text, queue.render_line(1).text  # the next paint
         await pilot.pause()
         assert column(queue, "task") == ["extract", "transform", "load", "report"]
+        assert header.split() == ["task", "state", "prio", "try", "started", "took", "pool"]
+        for label, value in (("state", "○ pending"), ("prio", "normal"), ("pool", "cpu 1, db 1")):
+            assert header.index(label) == first.index(value), label  # columns line up
         state = queue.get_cell("extract", "state")
         assert state.plain == "○ pending"
         assert (

@@ -551,6 +551,7 @@ class TaskQueue(ScrollView, can_focus=True):
         }
         self._widths = [max(content[key], len(key) + _ARROW) for key in COLUMNS]
         self._table_width = sum(width + 2 * _PADDING for width in self._widths)
+        self._forget_painted()
 
     def _column_at(self, x: int) -> str | None:
         left = 0
