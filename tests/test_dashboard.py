@@ -14,8 +14,10 @@ from tests.test_cli_foundation import FORMICARY
 from tui.app import FormicaryApp
 from tui.screens.main import MainScreen
 from tui.screens.sessions import SessionsScreen
+from tui.widgets.graph import DagGraph
 from tui.widgets.project_tree import ProjectTree
 from tui.widgets.queue import TaskQueue
+from tui.widgets.task_log import TaskLog
 
 SIZE = (160, 50)
 
@@ -138,6 +140,25 @@ async def test_pause_stops_dispatch_and_pause_again_resumes(samples: Path) -> No
         await pilot.press("p")
         await until(pilot, lambda: main.view.status in ("running", "completed"))
         await until(pilot, lambda: main.view.status == "completed", timeout=90)
+
+
+async def test_a_start_right_after_a_move_keeps_the_panes_on_the_moved_to_task(
+    samples: Path,
+) -> None:
+    app = FormicaryApp(samples)
+    async with app.run_test(size=SIZE) as pilot:
+        main = await open_workflow(pilot, "ai-analysis", "analyze")
+        queue, graph = main.query_one(TaskQueue), main.query_one(DagGraph)
+        queue.focus()
+        await pilot.pause()
+        # G's TaskHighlighted is still queued when s shows the new session.
+        app.simulate_key("G")
+        app.simulate_key("s")
+        await until(pilot, lambda: main.current is not None and main.view.status == "completed")
+        await pilot.pause()
+        last = list(main.view.tasks)[-1]
+        assert queue.cursor_task == graph.cursor_task == last
+        assert main.query_one(TaskLog).shown_task == last
 
 
 async def test_slash_filters_the_queue(samples: Path) -> None:

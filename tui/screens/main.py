@@ -226,6 +226,9 @@ class MainScreen(Screen[None]):
         self.set_class(self.size.width < 120, "-narrow")
 
     def _show(self, view: SessionView) -> None:
+        # The focused pane's cursor is the one to keep: the other pane may not have heard of
+        # its last move yet (the message is still queued when a key like s follows at once).
+        keep = self._cursor_task()
         states = {name: row.state for name, row in view.tasks.items()}
         graph = self.query_one(DagGraph)
         graph.show(view.workflow, states)
@@ -233,8 +236,9 @@ class MainScreen(Screen[None]):
         queue.show(view)
         self.query_one(ResourcePane).show(view)
         self.query_one(StatusHeader).show(view if view.session_id else None)
-        task = graph.cursor_task or next(iter(view.tasks), None)
+        task = keep if keep in view.tasks else graph.cursor_task or next(iter(view.tasks), None)
         if task is not None:
+            graph.select(task)
             queue.select(task)
             self._show_log(task)
 
