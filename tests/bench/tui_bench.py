@@ -11,7 +11,7 @@ Bars:
   on a small workspace (a copy of ``sample_projects``) and on a 10,000-task one (the
   workflow previewed as a lane list); median of several launches;
 * busy: a 10,000-task session (``engine.synthetic``: 100 layers of 100 shell ``true``
-  tasks, ``max_parallel`` 8; about 2,000 events/s on 2 cores) run by a separate
+  tasks, ``max_parallel`` 8) run by a separate
   ``formicary run`` process, the dashboard attached to it (what a user watching a session
   has: the dashboard's own cost, not the engine's). No-op Python callables would publish
   ~12,000 events/s, but their 10,000 tasks end in ~4 s, before a dashboard has attached
@@ -23,6 +23,10 @@ Bars:
   - dashboard CPU <= 60% of one core, over a quiet window and the presses
     (``psutil`` user + system time of the dashboard process / wall time);
   - both only count if the session still runs at the end (``session_ran_throughout``);
+  - the bars hold "with the engine emitting at least 2,000 events a second": ``load_met``
+    says whether it did during the window. That is the engine's pace, not the dashboard's
+    (measured on 2 cores shared with other work: ~1,900 events/s alone, 1,200-1,300 with a
+    dashboard attached); the dashboard's own figures are held to their bars either way;
 * idle: the dashboard on the same workspace once the session has finished (the finished
   session on screen, the store watched for changes) uses <= 1% of one core over 10 s.
 
@@ -73,6 +77,7 @@ BAR_LAUNCH_S = 1.0
 BAR_KEY_P95_MS = 100.0
 BAR_BUSY_CPU = 0.60
 BAR_IDLE_CPU = 0.01
+LOAD_EVENTS_PER_S = 2000
 
 SIZE = (160, 50)
 LAYERS, WIDTH, MAX_PARALLEL = 100, 100, 8
@@ -388,6 +393,7 @@ def run_busy(workspace: Path, presses: int, quiet_s: float, profile: Path | None
         result.update(
             {
                 "events_per_s": round((seq2 - seq0) / (wall2 - wall0)),
+                "load_met": (seq2 - seq0) / (wall2 - wall0) >= LOAD_EVENTS_PER_S,
                 "engine_cpu": round((engine2 - engine0) / (wall2 - wall0), 3),
                 "session_ran_throughout": running,
                 "busy_cpu": round((cpu2 - cpu0) / (wall2 - wall0), 3),
@@ -471,11 +477,12 @@ def main() -> None:
         idle_result = run_idle(busy, idle_s)
 
     key_p95 = busy_result["key_latency_ms"]["p95"]
+    ran = busy_result["session_ran_throughout"]
     worst_launch = max(statistics.median(launch_small), statistics.median(launch_big))
     ok = {
         "launch": worst_launch <= BAR_LAUNCH_S,
-        "key_p95": key_p95 <= BAR_KEY_P95_MS,
-        "busy_cpu": busy_result["busy_cpu"] <= BAR_BUSY_CPU,
+        "key_p95": ran and key_p95 <= BAR_KEY_P95_MS,
+        "busy_cpu": ran and busy_result["busy_cpu"] <= BAR_BUSY_CPU,
         "idle_cpu": idle_result["idle_cpu"] <= BAR_IDLE_CPU,
     }
     print(
@@ -498,6 +505,7 @@ def main() -> None:
                     "key_p95_ms": BAR_KEY_P95_MS,
                     "busy_cpu": BAR_BUSY_CPU,
                     "idle_cpu": BAR_IDLE_CPU,
+                    "load_events_per_s": LOAD_EVENTS_PER_S,
                 },
                 "ok": ok,
                 "all_ok": all(ok.values()),
