@@ -117,13 +117,15 @@ class Subscription:
 class EventBus:
     """Numbers events per session and fans them out to subscribers and listeners.
 
-    Listeners are plain callables run synchronously for every event (the store's writer is
-    one); they must be cheap. Subscriptions are queues for consumers that run on their own.
+    Listeners are plain callables run synchronously for every event; they must be cheap. A
+    session's sink (at most one, the store's writer) gets its numbered events, before the
+    listeners. Subscriptions are queues for consumers that run on their own.
     """
 
     def __init__(self) -> None:
         self._subscriptions: list[Subscription] = []
         self._listeners: list[Callable[[Event], None]] = []
+        self._sinks: dict[str, Callable[[Event], object]] = {}
         self._seq: dict[str, int] = {}
 
     def subscribe(
@@ -141,6 +143,17 @@ class EventBus:
     def remove_listener(self, listener: Callable[[Event], None]) -> None:
         """Stop calling ``listener``."""
         self._listeners.remove(listener)
+
+    def set_sink(self, session: str, sink: Callable[[Event], object] | None) -> None:
+        """Hand every numbered event of ``session`` to ``sink`` (None: stop).
+
+        The cheapest way to follow one session: no filtering and no Python frame per event
+        when ``sink`` is a builtin such as ``list.append`` (the store's writer uses one).
+        """
+        if sink is None:
+            self._sinks.pop(session, None)
+        else:
+            self._sinks[session] = sink
 
     def _unsubscribe(self, subscription: Subscription) -> None:
         self._subscriptions.remove(subscription)
@@ -172,6 +185,10 @@ class EventBus:
             seq = self._seq.get(session, 0) + 1
             self._seq[session] = seq
         event = Event(seq, time.time(), session, kind, task, attempt, data)
+        if seq and self._sinks:
+            sink = self._sinks.get(session)
+            if sink is not None:
+                sink(event)
         for listener in self._listeners:
             listener(event)
         for subscription in self._subscriptions:

@@ -1,10 +1,16 @@
 """Persisting a session: its events go to the store from a writer thread, in batches.
 
-The engine's side costs one ``list.append`` per event. The writer thread commits at least
-every 50 ms or 500 events, whichever comes first, and derives every table (events, tasks,
-attempts, samples, the session row) from the events alone. The same thread beats the
-session's heartbeat every second and picks up control commands queued by other processes
-(every 0.2 s), handing them to the event loop.
+The engine's side costs one ``list.append`` per event (the bus's sink for the session). The
+writer thread commits every 50 ms, and sooner when events come faster than 500 per 50 ms
+(it sizes its sleep to the rate, so a commit carries about 500), and derives every table
+(events, tasks, attempts, samples, the session row) from the events alone. The same thread
+beats the session's heartbeat every second and picks up control commands queued by other
+processes (every 0.2 s), handing them to the event loop.
+
+The writer shares the GIL with the engine, so its per-event work is what persisting costs:
+events are pickled as plain tuples (:mod:`engine.event_codec`), and the bookkeeping for the
+task and attempt snapshots is done with C-level ``map``/``zip`` over each batch and bound to
+SQL upserts the same way, so no Python line runs per event.
 """
 
 from __future__ import annotations
@@ -14,19 +20,23 @@ import json
 import logging
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from itertools import compress, repeat
+from operator import attrgetter, contains, itemgetter, methodcaller
 from pathlib import Path
 from typing import Any
 
+from engine.event_codec import encode_events
 from engine.events import Event, EventBus, EventKind
 from engine.schema import connect
-from engine.store import HEARTBEAT_INTERVAL, Command, apply_attempt_event, blank_attempt
+from engine.store import HEARTBEAT_INTERVAL, Command
 
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 0.05
 FLUSH_EVENTS = 500
+MIN_SLEEP = 0.002
 COMMAND_INTERVAL = 0.2
 SNAPSHOT_INTERVAL = 1.0
 
@@ -42,6 +52,49 @@ _SESSION_STATUS = {
     EventKind.SESSION_PAUSED: "paused",
     EventKind.SESSION_RESUMED: "running",
 }
+_TASK_STATE = EventKind.TASK_STATE
+_KIND = attrgetter("kind")
+_TASK = attrgetter("task")
+_ATTEMPT = attrgetter("attempt")
+_AT = attrgetter("at")
+_DATA = attrgetter("data")
+_STATE = itemgetter("state")
+_PREVIOUS = itemgetter("previous")
+_HELD = methodcaller("get", "held")
+_REASON = methodcaller("get", "reason")
+_BUDGET = methodcaller("get", "budget_from")
+_STARTED = methodcaller("get", "started_at")
+_PID = methodcaller("get", "pid")
+_LOG = methodcaller("get", "log")
+_WORKER = methodcaller("get", "worker")
+_OUTCOME = methodcaller("get", "outcome")
+_EXIT = methodcaller("get", "exit_code")
+_ATTEMPT_REASON = methodcaller("get", "attempt_reason")
+
+# The snapshot upserts mirror engine.store.apply_task_event / apply_attempt_event, which
+# readers use to replay the events logged after a snapshot.
+_UPSERT_TASKS = (
+    "INSERT INTO tasks (session_id, name, state, attempts, held, reason, budget_from, "
+    "updated_at, position) VALUES (?1, ?2, ?3, COALESCE(?4, 0), COALESCE(?5, 0), "
+    "COALESCE(?6, ''), COALESCE(?7, 0), ?8, COALESCE(?9, 0)) "
+    "ON CONFLICT (session_id, name) DO UPDATE SET state = excluded.state, "
+    "attempts = MAX(attempts, excluded.attempts), held = excluded.held, "
+    "reason = excluded.reason, budget_from = COALESCE(?7, budget_from), "
+    "updated_at = excluded.updated_at"
+)
+_UPSERT_STARTS = (
+    "INSERT INTO attempts (session_id, task, number, started_at, pid, log_path, worker) "
+    "VALUES (?1, ?2, COALESCE(?3, 0), COALESCE(?4, ?5), ?6, ?7, ?8) "
+    "ON CONFLICT (session_id, task, number) DO UPDATE SET started_at = excluded.started_at, "
+    "pid = excluded.pid, log_path = COALESCE(excluded.log_path, log_path), "
+    "worker = COALESCE(excluded.worker, worker)"
+)
+_UPSERT_ENDS = (
+    "INSERT INTO attempts (session_id, task, number, outcome, ended_at, exit_code, reason) "
+    "VALUES (?1, ?2, COALESCE(?3, 0), ?4, ?5, ?6, COALESCE(?7, '')) "
+    "ON CONFLICT (session_id, task, number) DO UPDATE SET outcome = excluded.outcome, "
+    "ended_at = excluded.ended_at, exit_code = excluded.exit_code, reason = excluded.reason"
+)
 
 
 class Persister:
@@ -51,7 +104,8 @@ class Persister:
         path: The state.db file.
         session_id: The session's id in the store.
         bus: The bus the session publishes on.
-        tasks: The session's task states when persisting starts (name → state).
+        tasks: The session's task states when persisting starts (name → state), in
+            definition order.
         on_command: Called on the event loop with every command taken from the queue.
     """
 
@@ -68,29 +122,25 @@ class Persister:
         self._sid = str(session_id)
         self._bus = bus
         self._on_command = on_command
-        self._pending: deque[Event] = deque()
-        self._dirty_tasks: dict[str, Event] = {}
-        self._dirty_attempts: dict[tuple[str, int], dict[str, Any]] = {}
+        self._pending: list[Event] = []
+        self._positions = {name: index for index, name in enumerate(tasks)}
+        self._latest: dict[str, Event] = {}
+        self._starts: dict[tuple[str, int], Event] = {}
+        self._ends: dict[tuple[str, int], Event] = {}
         self._next_snapshot = 0.0
         self._logged_seq = 0
         self._wake = threading.Event()
         self._stopping = False
         self._flushed = threading.Condition()
         self._written_seq = 0
-        self._states = dict(tasks)
-        self._counts: Counter[str] = Counter(self._states.values())
+        self._initial: Counter[str] = Counter(map(str, tasks.values()))
+        self._entered: Counter[str] = Counter()
+        self._left: Counter[str] = Counter()
         self._loop = asyncio.get_running_loop()
         self._thread = threading.Thread(target=self._run, name=f"formicary-store-{session_id}")
         self.errors = 0
-        bus.add_listener(self._on_event)
+        bus.set_sink(self._sid, self._pending.append)
         self._thread.start()
-
-    def _on_event(self, event: Event) -> None:
-        if event.seq and event.session == self._sid:
-            pending = self._pending
-            pending.append(event)  # deque.append is atomic: no lock on the engine's path
-            if len(pending) == FLUSH_EVENTS:
-                self._wake.set()
 
     async def flush(self) -> None:
         """Wait until every event published so far is committed."""
@@ -106,7 +156,7 @@ class Persister:
 
     async def close(self) -> None:
         """Commit what is pending with a last snapshot, stop the thread, stop listening."""
-        self._bus.remove_listener(self._on_event)
+        self._bus.set_sink(self._sid, None)
         self._stopping = True
         self._wake.set()
         await asyncio.to_thread(self._thread.join, 30)
@@ -117,15 +167,24 @@ class Persister:
         db = connect(self.path)
         next_beat = 0.0
         next_commands = 0.0
+        sleep = FLUSH_INTERVAL
+        taken = time.monotonic()
         try:
             while True:
-                self._wake.wait(FLUSH_INTERVAL)
+                self._wake.wait(sleep)
                 self._wake.clear()
                 pending = self._pending
-                batch = [pending.popleft() for _ in range(len(pending))]
+                count = len(pending)
+                batch = pending[:count]
+                # The engine only appends, so the first `count` are exactly what was copied.
+                del pending[:count]
+                now_mono = time.monotonic()
+                rate = count / max(now_mono - taken, 1e-3)
+                taken = now_mono
+                sleep = max(MIN_SLEEP, min(FLUSH_INTERVAL, FLUSH_EVENTS / rate if rate else 1.0))
                 now = time.time()
                 beat = now >= next_beat
-                closing = self._stopping and bool(self._dirty_tasks or self._dirty_attempts)
+                closing = self._stopping and self._dirty
                 if batch or beat or closing:
                     try:
                         self._write(db, batch, now if beat else None)
@@ -144,6 +203,24 @@ class Persister:
             with self._flushed:
                 self._flushed.notify_all()
 
+    @property
+    def _dirty(self) -> bool:
+        return bool(self._latest or self._starts or self._ends)
+
+    def _note_states(self, states: list[Event]) -> None:
+        """Fold a batch's ``task_state`` events into the counts and the snapshot's dirty
+        tasks and attempts (C-level iteration: this runs for every event of the session)."""
+        datas = list(map(_DATA, states))
+        self._entered.update(map(str, map(_STATE, datas)))
+        self._left.update(map(str, map(_PREVIOUS, datas)))
+        self._latest.update(zip(map(_TASK, states), states, strict=True))
+        for key, into in (("log", self._starts), ("outcome", self._ends)):
+            flags = list(map(contains, datas, repeat(key)))
+            if any(flags):
+                chosen = list(compress(states, flags))
+                keys = zip(map(_TASK, chosen), map(_ATTEMPT, chosen), strict=True)
+                into.update(zip(keys, chosen, strict=True))
+
     def _write(self, db: Any, batch: list[Event], heartbeat: float | None) -> None:
         """Commit one batch: the events as one chunk row, the session row, and, at most once
         a second, the task and attempt snapshots (readers replay the chunks logged after)."""
@@ -152,25 +229,17 @@ class Persister:
         commands = []
         status: str | None = None
         started_at = ended_at = None
-        tasks, attempts = self._dirty_tasks, self._dirty_attempts
-        for event in batch:
+        kinds = list(map(_KIND, batch))
+        if kinds.count(_TASK_STATE) == len(kinds):
+            states, others = batch, []
+        else:
+            states = [event for event in batch if event.kind is _TASK_STATE]
+            others = [event for event in batch if event.kind is not _TASK_STATE]
+        if states:
+            self._note_states(states)
+        for event in others:
             kind = event.kind
-            if kind is EventKind.TASK_STATE:
-                state = event.data["state"]
-                previous = self._states.get(event.task or "")
-                if previous is not None:
-                    self._counts[previous] -= 1
-                self._states[event.task or ""] = state
-                self._counts[state] += 1
-                tasks[event.task or ""] = event
-                data = event.data
-                if "outcome" in data or "log" in data:
-                    key = (event.task or "", event.attempt or 0)
-                    record = attempts.get(key)
-                    if record is None:
-                        record = attempts[key] = blank_attempt(*key)
-                    apply_attempt_event(record, event)
-            elif kind is EventKind.RESOURCE_SAMPLE:
+            if kind is EventKind.RESOURCE_SAMPLE:
                 samples.append((sid, event.at, _encode(event.data)))
             elif kind is EventKind.COMMAND and "command_id" in event.data:
                 commands.append((event.data.get("outcome", ""), event.data["command_id"]))
@@ -182,7 +251,7 @@ class Persister:
                 status = event.data["status"]
                 ended_at = event.at
         now = time.monotonic()
-        snapshot = bool(tasks or attempts) and (
+        snapshot = self._dirty and (
             now >= self._next_snapshot or status is not None or self._stopping
         )
         db.execute("BEGIN IMMEDIATE")
@@ -190,7 +259,7 @@ class Persister:
             if batch:
                 db.execute(
                     "INSERT INTO events VALUES (?, ?, ?, ?)",
-                    (sid, batch[0].seq, batch[-1].seq, _encode(batch)),
+                    (sid, batch[0].seq, batch[-1].seq, encode_events(batch)),
                 )
                 self._logged_seq = batch[-1].seq
             if snapshot:
@@ -205,7 +274,7 @@ class Persister:
             db.execute("ROLLBACK")
             raise
         if snapshot:
-            self._dirty_tasks, self._dirty_attempts = {}, {}
+            self._latest, self._starts, self._ends = {}, {}, {}
             self._next_snapshot = now + SNAPSHOT_INTERVAL
         if batch:
             with self._flushed:
@@ -213,40 +282,60 @@ class Persister:
                 self._flushed.notify_all()
 
     def _write_snapshot(self, db: Any) -> None:
-        sid = self.session_id
-        rows = []
-        budgets = []
-        for name, event in self._dirty_tasks.items():
-            data = event.data
-            rows.append(
-                (
-                    data["state"],
-                    event.attempt or 0,
-                    bool(data.get("held")),
-                    data.get("reason", ""),
-                    event.at,
+        """Upsert the tasks and attempts changed since the last snapshot (rows are built by
+        ``zip`` and bound by sqlite3 in C)."""
+        sid = repeat(self.session_id)
+        if self._latest:
+            events = list(self._latest.values())
+            datas = list(map(_DATA, events))
+            names = list(map(_TASK, events))
+            db.executemany(
+                _UPSERT_TASKS,
+                zip(
                     sid,
-                    name,
-                )
+                    names,
+                    map(str, map(_STATE, datas)),
+                    map(_ATTEMPT, events),
+                    map(_HELD, datas),
+                    map(_REASON, datas),
+                    map(_BUDGET, datas),
+                    map(_AT, events),
+                    map(self._positions.get, names),
+                    strict=False,  # `sid` repeats without end
+                ),
             )
-            if "budget_from" in data:
-                budgets.append((data["budget_from"], sid, name))
-        if rows:
+        if self._starts:
+            events = list(self._starts.values())
+            datas = list(map(_DATA, events))
             db.executemany(
-                "UPDATE tasks SET state = ?, attempts = MAX(attempts, ?), held = ?, "
-                "reason = ?, updated_at = ? WHERE session_id = ? AND name = ?",
-                rows,
+                _UPSERT_STARTS,
+                zip(
+                    sid,
+                    map(_TASK, events),
+                    map(_ATTEMPT, events),
+                    map(_STARTED, datas),
+                    map(_AT, events),
+                    map(_PID, datas),
+                    map(_LOG, datas),
+                    map(_WORKER, datas),
+                    strict=False,
+                ),
             )
-        if budgets:
+        if self._ends:
+            events = list(self._ends.values())
+            datas = list(map(_DATA, events))
             db.executemany(
-                "UPDATE tasks SET budget_from = ? WHERE session_id = ? AND name = ?", budgets
-            )
-        if self._dirty_attempts:
-            db.executemany(
-                "INSERT OR REPLACE INTO attempts VALUES "
-                "(:sid, :task, :number, :outcome, :started_at, :ended_at, :exit_code, :reason, "
-                ":worker, :pid, :log_path)",
-                [{"sid": sid, **record} for record in self._dirty_attempts.values()],
+                _UPSERT_ENDS,
+                zip(
+                    sid,
+                    map(_TASK, events),
+                    map(_ATTEMPT, events),
+                    map(_OUTCOME, datas),
+                    map(_AT, events),
+                    map(_EXIT, datas),
+                    map(_ATTEMPT_REASON, datas),
+                    strict=False,
+                ),
             )
 
     def _write_session(
@@ -266,8 +355,12 @@ class Persister:
             values.append(self._logged_seq)
         if batch:
             assignments += ["last_seq = ?", "counts = ?"]
-            counts = {state: n for state, n in self._counts.items() if n}
-            values += [batch[-1].seq, _encode(counts)]
+            entered, left = self._entered, self._left
+            states = self._initial.keys() | entered.keys()
+            counts = {
+                state: self._initial[state] + entered[state] - left[state] for state in states
+            }
+            values += [batch[-1].seq, _encode({s: n for s, n in counts.items() if n})]
         if status is not None:
             assignments.append("status = ?")
             values.append(status)

@@ -8,15 +8,14 @@ environment that it really belongs to this session.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 from engine.control import SessionHandle
-from engine.definitions import DEFINITION_FILE, parse_project
 from engine.errors import UsageError
 from engine.events import EventBus
 from engine.model import AttemptOutcome, SessionStatus, TaskResult, TaskStatus
@@ -24,7 +23,8 @@ from engine.persist import Persister
 from engine.processes import signal_group
 from engine.runtime import local_executors, logs_root
 from engine.scheduler import RestoredTask, Scheduler
-from engine.store import AttemptRecord, SessionRecord, Store, TaskRecord, db_path
+from engine.spec_snapshot import load_snapshot
+from engine.store import SessionRecord, Store, db_path
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,7 @@ def adopt(
     tasks, attempts = store.compact(record.id)
     sid = str(record.id)
     root = Path(record.project_root)
-    project = parse_project(json.loads(store.definition(record.id)), root / DEFINITION_FILE)
-    project = _rooted(project, root)
+    project = load_snapshot(store.definition(record.id), root)
     workflow = project.workflows[record.workflow]
     restored = _restored(tasks, attempts)
     for number_pid in _lost_pids(attempts, restored):
@@ -98,57 +97,66 @@ def adopt(
     return handle
 
 
-def _rooted(project: object, root: Path) -> object:
-    from dataclasses import replace
-
-    return replace(project, root=root)  # type: ignore[type-var]
-
-
-def _restored(tasks: list[TaskRecord], attempts: list[AttemptRecord]) -> dict[str, RestoredTask]:
-    by_task: dict[str, list[AttemptRecord]] = {}
+def _restored(
+    tasks: list[dict[str, Any]], attempts: list[dict[str, Any]]
+) -> dict[str, RestoredTask]:
+    """What the scheduler needs of each task, from the compacted rows (attempts sorted by
+    task and number)."""
+    by_task: dict[str, list[dict[str, Any]]] = {}
     for attempt in attempts:
-        by_task.setdefault(attempt.task, []).append(attempt)
+        by_task.setdefault(attempt["task"], []).append(attempt)
     restored = {}
+    no_history: list[dict[str, Any]] = []
     for task in tasks:
-        history = by_task.get(task.name, [])
-        unfinished = [a.number for a in history if a.outcome is None]
-        state = TaskStatus(task.state)
-        lost: int | None = max(unfinished) if unfinished else None
+        name = task["name"]
+        history = by_task.get(name, no_history)
+        state = _STATES[task["state"]]
+        lost: int | None = None
+        results = []
+        for attempt in history:
+            if attempt["outcome"] is None:
+                lost = attempt["number"]
+            else:
+                results.append(_result(name, attempt))
         if lost is None and state is TaskStatus.RUNNING:
-            lost = max(task.attempts, 1)
-        results = tuple(_result(task.name, a) for a in history if a.outcome is not None)
-        restored[task.name] = RestoredTask(
+            lost = max(task["attempts"], 1)
+        restored[name] = RestoredTask(
             state=state,
-            attempts=max([task.attempts, *(a.number for a in history)]),
-            budget_from=task.budget_from,
-            held=task.held,
+            attempts=max(task["attempts"], history[-1]["number"] if history else 0),
+            budget_from=task["budget_from"],
+            held=bool(task["held"]),
             lost_attempt=lost,
-            history=results,
+            history=tuple(results),
         )
     return restored
 
 
-def _result(task: str, attempt: AttemptRecord) -> TaskResult:
-    outcome = AttemptOutcome(attempt.outcome) if attempt.outcome else None
+_STATES = {state.value: state for state in TaskStatus}
+_OUTCOMES = {outcome.value: outcome for outcome in AttemptOutcome}
+
+
+def _result(task: str, attempt: dict[str, Any]) -> TaskResult:
+    outcome = _OUTCOMES[attempt["outcome"]]
     return TaskResult(
-        task=task,
-        status=TaskStatus.COMPLETED if outcome is AttemptOutcome.SUCCEEDED else TaskStatus.FAILED,
-        attempt=attempt.number,
-        outcome=outcome,
-        exit_code=attempt.exit_code,
-        reason=attempt.reason,
-        started_at=attempt.started_at,
-        ended_at=attempt.ended_at,
-        log_path=attempt.log_path,
+        task,
+        TaskStatus.COMPLETED if outcome is AttemptOutcome.SUCCEEDED else TaskStatus.FAILED,
+        attempt["number"],
+        outcome,
+        attempt["exit_code"],
+        attempt["reason"],
+        None,
+        attempt["started_at"],
+        attempt["ended_at"],
+        attempt["log_path"],
     )
 
 
-def _lost_pids(attempts: list[AttemptRecord], restored: dict[str, RestoredTask]) -> list[int]:
+def _lost_pids(attempts: list[dict[str, Any]], restored: dict[str, RestoredTask]) -> list[int]:
     lost = {(name, task.lost_attempt) for name, task in restored.items() if task.lost_attempt}
     return [
-        attempt.pid
+        attempt["pid"]
         for attempt in attempts
-        if attempt.pid and (attempt.task, attempt.number) in lost
+        if attempt["pid"] and (attempt["task"], attempt["number"]) in lost
     ]
 
 

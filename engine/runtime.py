@@ -3,7 +3,6 @@ folder, wire the store's writer, and hand back the control handle."""
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import time
@@ -20,7 +19,8 @@ from engine.params import resolve
 from engine.persist import Persister, initial_states
 from engine.scheduler import Scheduler
 from engine.schema import STATE_DIR, db_path
-from engine.specs import ProjectSpec, WorkflowSpec, project_to_dict
+from engine.spec_snapshot import snapshot_text
+from engine.specs import ProjectSpec, WorkflowSpec
 from engine.store import Store
 
 
@@ -43,7 +43,7 @@ def local_executors(grace: float | None = None) -> dict[str, Executor]:
 def definition_snapshot(project: ProjectSpec) -> str:
     """The project's definition as JSON, stored with a session so it can be resumed with the
     definitions it started with, whatever happened to the files since."""
-    return json.dumps(project_to_dict(project), separators=(",", ":"))
+    return snapshot_text(project)
 
 
 def start_session(

@@ -89,7 +89,15 @@ _SCHEMA_V2 = """
 ALTER TABLE sessions ADD COLUMN executor TEXT NOT NULL DEFAULT 'local';
 """
 
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2)
+# Version 3: a session lists its tasks in ``task_names`` (a JSON array, definition order)
+# and the ``tasks`` table holds a row only for a task that left ``pending``; event chunks
+# are pickled (engine.event_codec) instead of JSON text. Older sessions keep a row per task
+# and JSON chunks, and read as before.
+_SCHEMA_V3 = """
+ALTER TABLE sessions ADD COLUMN task_names TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3)
 """Forward migrations; ``MIGRATIONS[n]`` takes a database from version ``n`` to ``n + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

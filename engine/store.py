@@ -5,10 +5,12 @@ number of processes read at the same time. Every table is keyed by session. The 
 versioned with ``PRAGMA user_version`` and migrated forward on open.
 
 The event log is append-only and gap-free, stored as one row per commit (a chunk of
-consecutive events as a JSON array): a row per event cost more than the engine itself.
-The ``tasks`` and ``attempts`` tables are snapshots, current as of the session's
-``snapshot_seq`` and refreshed about once a second; readers bring them up to date by
-replaying the events logged after it, so what they return is as fresh as the log.
+consecutive events, pickled as plain tuples by :mod:`engine.event_codec`): a row per event
+cost more than the engine itself. The ``tasks`` and ``attempts`` tables are snapshots,
+current as of the session's ``snapshot_seq`` and refreshed about once a second; readers
+bring them up to date by replaying the events logged after it, so what they return is as
+fresh as the log. A task still ``pending`` may have no row: the session row lists every
+task (``task_names``).
 
 Readers use short read transactions and never block the writer (WAL); every connection
 waits up to ``busy_timeout`` for a lock instead of failing with "database is locked".
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import UnknownSessionError, UnknownTaskError, UsageError
+from engine.event_codec import decode_events
 from engine.events import Event, EventKind
 from engine.model import SessionStatus
 from engine.schema import connect, db_path
@@ -242,13 +245,18 @@ class Store:
         max_parallel: int | None,
         executor: str = "local",
     ) -> int:
-        """Record a new session owned by this process, with every task pending; its id."""
+        """Record a new session owned by this process, with every task pending; its id.
+
+        The tasks are listed in the session row; a task gets a row of its own in ``tasks``
+        once it leaves ``pending`` (written by the session's persister), so starting a large
+        session costs one row, not one per task.
+        """
         now = time.time()
         with self.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO sessions (project, workflow, params, definition, project_root, "
                 "status, created_at, owner_pid, owner_host, heartbeat, max_parallel, counts, "
-                "executor) VALUES (?, ?, ?, ?, ?, 'created', ?, ?, ?, ?, ?, ?, ?)",
+                "executor, task_names) VALUES (?, ?, ?, ?, ?, 'created', ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     project,
                     workflow,
@@ -262,15 +270,10 @@ class Store:
                     max_parallel,
                     json.dumps({"pending": len(tasks)}),
                     executor,
+                    json.dumps(list(tasks), separators=(",", ":")),
                 ),
             )
-            session_id = int(cursor.lastrowid or 0)
-            db.executemany(
-                "INSERT INTO tasks (session_id, name, state, updated_at, position) "
-                "VALUES (?, ?, 'pending', ?, ?)",
-                [(session_id, name, now, position) for position, name in enumerate(tasks)],
-            )
-        return session_id
+            return int(cursor.lastrowid or 0)
 
     def session(self, session_id: int | str) -> SessionRecord:
         """One session.
@@ -341,13 +344,23 @@ class Store:
             "SELECT events FROM events WHERE session_id = ? AND last_seq > ? ORDER BY first_seq",
             (number, after),
         )
-        sid = str(number)
-        return [
-            Event(item[0], item[1], sid, EventKind(item[3]), item[4], item[5], item[6] or {})
-            for row in rows
-            for item in json.loads(row[0])
-            if item[0] > after
-        ]
+        return _decoded(rows, str(number), after)
+
+    def _task_table(self, number: int) -> dict[str, dict[str, Any]]:
+        """Every task of the session by name, in definition order, as of its last snapshot
+        (inside a read transaction)."""
+        row = self._one("SELECT task_names FROM sessions WHERE id = ?", (number,))
+        rows = self._all(
+            "SELECT name, state, attempts, budget_from, held, reason FROM tasks "
+            "WHERE session_id = ? ORDER BY position",
+            (number,),
+        )
+        if row is None or row[0] is None:  # a session recorded before version 3
+            return {row[0]: dict(row) for row in rows}
+        table = {name: _pending_task(name) for name in json.loads(row[0])}
+        for task in rows:
+            table[task[0]] = dict(task)
+        return table
 
     def _replayed(
         self, number: int, *, tasks: bool = True, attempts: bool = True
@@ -363,15 +376,7 @@ class Store:
         with self._reading():
             snapshot_row = self._one("SELECT snapshot_seq FROM sessions WHERE id = ?", (number,))
             snapshot = snapshot_row[0] if snapshot_row else 0
-            task_rows = (
-                self._all(
-                    "SELECT name, state, attempts, budget_from, held, reason FROM tasks "
-                    "WHERE session_id = ? ORDER BY position",
-                    (number,),
-                )
-                if tasks
-                else []
-            )
+            task_map = self._task_table(number) if tasks else {}
             attempt_rows = (
                 self._all(
                     "SELECT task, number, outcome, started_at, ended_at, exit_code, reason, "
@@ -382,7 +387,6 @@ class Store:
                 else []
             )
             later = self._logged_after(number, snapshot)
-        task_map = {row[0]: dict(row) for row in task_rows}
         attempt_map = {(row[0], row[1]): dict(row) for row in attempt_rows}
         changed_tasks: set[str] = set()
         changed_attempts: set[tuple[str, int]] = set()
@@ -392,11 +396,7 @@ class Store:
             data = event.data
             task = task_map.get(event.task or "")
             if task is not None:
-                task["state"] = data["state"]
-                task["attempts"] = max(task["attempts"], event.attempt or 0)
-                task["held"] = bool(data.get("held"))
-                task["reason"] = data.get("reason", "")
-                task["budget_from"] = data.get("budget_from", task["budget_from"])
+                apply_task_event(task, event)
                 changed_tasks.add(task["name"])
             if attempts and ("outcome" in data or "log" in data):
                 key = (event.task or "", event.attempt or 0)
@@ -423,16 +423,18 @@ class Store:
 
     def require_task(self, session_id: int | str, task: str) -> None:
         """Raise :class:`UnknownTaskError` unless the session has ``task``."""
-        row = self._one(
-            "SELECT 1 FROM tasks WHERE session_id = ? AND name = ?",
-            (_session_number(session_id), task),
-        )
-        if row is None:
-            raise UnknownTaskError(task, [t.name for t in self.tasks(session_id)])
+        number = _session_number(session_id)
+        with self._reading():
+            names = self._task_table(number)
+        if task not in names:
+            raise UnknownTaskError(task, list(names))
 
-    def compact(self, session_id: int | str) -> tuple[list[TaskRecord], list[AttemptRecord]]:
+    def compact(self, session_id: int | str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Fold the events logged since the last snapshot into the task and attempt tables;
-        return every task and attempt as they now stand.
+        return every task and attempt as they now stand, as dicts of the fields of
+        :class:`TaskRecord` and :class:`AttemptRecord` (tasks in definition order, attempts
+        by task and number: a resumed session has tens of thousands, and records of them
+        would only be taken apart again).
 
         Done before a session changes owner: the new owner's snapshots only cover what it
         changes itself, so what the old owner logged after its last snapshot must be in the
@@ -440,21 +442,25 @@ class Store:
         """
         number = _session_number(session_id)
         tasks, attempts, changed_tasks, changed_attempts, last = self._replayed(number)
+        now = time.time()
         with self.transaction() as db:
+            positions = {name: index for index, name in enumerate(tasks)}
             db.executemany(
-                "UPDATE tasks SET state = ?, attempts = ?, budget_from = ?, held = ?, reason = ? "
-                "WHERE session_id = ? AND name = ?",
+                "INSERT OR REPLACE INTO tasks (session_id, name, state, attempts, budget_from, "
+                "held, reason, updated_at, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
-                        t["state"],
+                        number,
+                        name,
+                        str(t["state"]),
                         t["attempts"],
                         t["budget_from"],
-                        t["held"],
+                        bool(t["held"]),
                         t["reason"],
-                        number,
-                        t["name"],
+                        now,
+                        positions[name],
                     )
-                    for t in (tasks[name] for name in changed_tasks)
+                    for name, t in ((name, tasks[name]) for name in changed_tasks)
                 ],
             )
             db.executemany(
@@ -463,10 +469,7 @@ class Store:
                 [{"sid": number, **attempts[key]} for key in changed_attempts],
             )
             db.execute("UPDATE sessions SET snapshot_seq = ? WHERE id = ?", (last, number))
-        return (
-            [_task_record(task) for task in tasks.values()],
-            [AttemptRecord(**attempts[key]) for key in sorted(attempts)],
-        )
+        return list(tasks.values()), [attempts[key] for key in sorted(attempts)]
 
     # -- events, samples ---------------------------------------------------------------
 
@@ -479,13 +482,7 @@ class Store:
             "ORDER BY first_seq LIMIT ?",
             (number, after, max(1, limit // 100)),
         )
-        sid = str(number)
-        return [
-            Event(item[0], item[1], sid, EventKind(item[3]), item[4], item[5], item[6] or {})
-            for row in rows
-            for item in json.loads(row[0])
-            if item[0] > after
-        ]
+        return _decoded(rows, str(number), after)
 
     def last_seq(self, session_id: int | str) -> int:
         """The highest event sequence number recorded for the session."""
@@ -557,6 +554,38 @@ def _session_number(session_id: int | str) -> int:
         return int(session_id)
     except (TypeError, ValueError):
         raise UnknownSessionError(session_id) from None
+
+
+def _decoded(rows: Sequence[sqlite3.Row], session: str, after: int) -> list[Event]:
+    """The events of stored chunks with ``seq > after``."""
+    events = [event for row in rows for event in decode_events(row[0], session)]
+    if events and events[0].seq <= after:
+        events = [event for event in events if event.seq > after]
+    return events
+
+
+def _pending_task(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "state": "pending",
+        "attempts": 0,
+        "budget_from": 0,
+        "held": 0,
+        "reason": "",
+    }
+
+
+def apply_task_event(task: dict[str, Any], event: Event) -> None:
+    """Update a task row (a dict of TaskRecord fields) from one of its ``task_state`` events
+    (what the persister's snapshot upsert does in SQL)."""
+    data = event.data
+    task["state"] = data["state"]
+    task["attempts"] = max(task["attempts"], event.attempt or 0)
+    task["held"] = bool(data.get("held"))
+    task["reason"] = data.get("reason") or ""
+    budget = data.get("budget_from")
+    if budget is not None:
+        task["budget_from"] = budget
 
 
 def blank_attempt(task: str, number: int) -> dict[str, Any]:

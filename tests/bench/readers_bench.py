@@ -7,8 +7,11 @@ shell task is kept rather than a cheaper body), in a fresh workspace each time. 
 
 * ``alone``: the run by itself;
 * ``readers``: the run with three reader threads, each running
-  ``formicary -w WS status 1 --json`` back to back (a new process per poll, no pause;
-  ``--pause`` adds one) until the run exits;
+  ``formicary -w WS status 1 --json`` once every ``--interval`` seconds (default 1.0, start
+  to start, like ``watch -n 1``; a poll that takes longer is followed by the next at once;
+  ``--interval 0`` polls back to back) until the run exits. A poller in real life polls at
+  an interval: back to back, three busy Python processes on a 2-core machine slow the run
+  about as much as the control below, whatever they read;
 * ``control``: the same three reader loops, but against a finished 10,000-task session in
   another workspace. They cost the machine the same CPU without touching the live store, so
   ``readers / control`` isolates what sharing the store costs from what sharing two cores
@@ -24,7 +27,7 @@ Bar: median ``readers`` <= 1.2 x median ``alone``, and no "database is locked" a
 
 Prints one JSON line on stdout; progress goes to stderr.
 
-    python tests/bench/readers_bench.py [--quick] [--repeats N] [--tasks N] [--pause S]
+    python tests/bench/readers_bench.py [--quick] [--repeats N] [--tasks N] [--interval S]
 """
 
 from __future__ import annotations
@@ -80,9 +83,10 @@ class Readers:
     max_wal_mb: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def loop(self, workspace: Path, running: threading.Event, pause: float) -> None:
+    def loop(self, workspace: Path, done: threading.Event, interval: float) -> None:
         wal = db_path(workspace).with_name("state.db-wal")
-        while running.is_set():
+        while not done.is_set():
+            polled = time.monotonic()
             result = subprocess.run(
                 [FORMICARY, "-w", str(workspace), "status", "1", "--json"],
                 capture_output=True,
@@ -114,8 +118,10 @@ class Readers:
                     self.polls += 1
                 else:
                     self.not_yet += 1
-            if pause:
-                time.sleep(pause)
+            # Event.wait: the loop ends as soon as the run does, not after a last sleep.
+            left = interval - (time.monotonic() - polled)
+            if left > 0:
+                done.wait(left)
 
 
 @dataclass
@@ -130,14 +136,13 @@ class Run:
 
 
 def timed_run(
-    folder: Path, n_tasks: int, read_from: Path | None, pause: float, label: str
+    folder: Path, n_tasks: int, read_from: Path | None, interval: float, label: str
 ) -> tuple[Run, Path]:
     """Run the workflow in a fresh workspace; readers poll ``read_from`` if given."""
     workspace = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=folder))
     write_project(workspace, n_tasks)
     readers = Readers() if read_from is not None else None
-    running = threading.Event()
-    running.set()
+    done = threading.Event()
     threads: list[threading.Thread] = []
     with open(workspace / "engine.stderr", "w+", encoding="utf-8") as stderr:
         started = time.perf_counter()
@@ -149,14 +154,14 @@ def timed_run(
         if readers is not None and read_from is not None:
             target = workspace if read_from == Path("live") else read_from
             threads = [
-                threading.Thread(target=readers.loop, args=(target, running, pause))
+                threading.Thread(target=readers.loop, args=(target, done, interval))
                 for _ in range(READERS)
             ]
             for thread in threads:
                 thread.start()
         code = engine.wait()
         seconds = time.perf_counter() - started
-        running.clear()
+        done.set()
         for thread in threads:
             thread.join(timeout=120)
         stderr.seek(0)
@@ -169,7 +174,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2,000 tasks, one repeat")
     parser.add_argument("--tasks", type=int, default=None, help="default 10,000")
     parser.add_argument("--repeats", type=int, default=None, help="per variant; default 2")
-    parser.add_argument("--pause", type=float, default=0.0, help="seconds between polls")
+    parser.add_argument(
+        "--interval", type=float, default=1.0, help="seconds between poll starts (0: no pause)"
+    )
     parser.add_argument("--control", type=int, default=1, help="repeats with a control run")
     args = parser.parse_args()
     n_tasks = args.tasks or (2000 if args.quick else 10_000)
@@ -190,7 +197,9 @@ def main() -> None:
             order = list(variants[shift:] + variants[:shift])
             progress(f"repeat {repeat + 1}/{repeats}: {order}")
             for variant in order:
-                run, workspace = timed_run(folder, n_tasks, sources[variant], args.pause, variant)
+                run, workspace = timed_run(
+                    folder, n_tasks, sources[variant], args.interval, variant
+                )
                 runs[variant].append(run)
                 seen = run.readers
                 detail = (
@@ -222,7 +231,7 @@ def main() -> None:
                 "task_body": "true",
                 "max_parallel": PARALLEL,
                 "readers": READERS,
-                "poll_pause_s": args.pause,
+                "poll_interval_s": args.interval,
                 "repeats": repeats,
                 "median_s": {v: round(s, 3) for v, s in median.items()},
                 "runs_s": {v: [round(r.seconds, 3) for r in runs[v]] for v in VARIANTS},

@@ -1,0 +1,106 @@
+"""Stored event chunks, and the persister's SQL snapshots against a replay of the log."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+from pathlib import Path
+from types import MappingProxyType
+
+import pytest
+
+from engine.event_codec import decode_events, encode_events
+from engine.events import Event, EventKind
+from engine.model import AttemptOutcome, SessionStatus, TaskStatus
+from engine.schema import db_path
+from engine.store import Store
+from tests.engine_support import start
+
+
+def test_chunks_round_trip_with_plain_values() -> None:
+    events = [
+        Event(1, 1.5, "7", EventKind.SESSION_STARTED, None, None, MappingProxyType({"a": 1})),
+        Event(
+            2,
+            2.25,
+            "7",
+            EventKind.TASK_STATE,
+            "t",
+            1,
+            {
+                "state": TaskStatus.RUNNING,
+                "previous": TaskStatus.READY,
+                "log": "/x/t.1.log",
+                "pid": 12,
+            },
+        ),
+        Event(
+            3,
+            3.0,
+            "7",
+            EventKind.TASK_STATE,
+            "t",
+            1,
+            {
+                "state": TaskStatus.COMPLETED,
+                "outcome": AttemptOutcome.SUCCEEDED,
+                "path": Path("/p"),
+                "pair": (1, 2),
+            },
+        ),
+    ]
+    decoded = decode_events(encode_events(events), "7")
+    assert decoded[:2] == events[:2]
+    assert decoded[2].data == {
+        "state": "completed",
+        "outcome": "succeeded",
+        "path": "/p",
+        "pair": (1, 2),
+    }
+    assert decoded[1].kind is EventKind.TASK_STATE
+    assert type(decoded[1].data["state"]) is str and decoded[1].data["state"] == "running"
+    assert decoded[2].data["path"] == "/p" and decoded[0].data == {"a": 1}
+
+
+def test_a_chunk_naming_other_classes_is_refused() -> None:
+    buffer = io.BytesIO()
+    pickle.dump([(1, 1.0, "7", os.system, None, None, {})], buffer)
+    with pytest.raises(pickle.UnpicklingError, match="not allowed"):
+        decode_events(buffer.getvalue(), "7")
+
+
+def test_json_chunks_of_earlier_versions_still_decode() -> None:
+    chunk = json.dumps([[4, 1.0, "7", "task_state", "t", 2, {"state": "failed"}]])
+    (event,) = decode_events(chunk, "7")
+    assert event == Event(4, 1.0, "7", EventKind.TASK_STATE, "t", 2, {"state": "failed"})
+
+
+async def test_snapshot_tables_match_a_replay_of_the_log(tmp_path: Path) -> None:
+    tasks = {
+        "a": {"run": "true"},
+        "flaky": {"run": "exit 3", "retries": 1, "retry_delay": 0.01},
+        "after": {"run": "true", "depends_on": ["flaky"]},
+        "b": {"run": "echo hi", "depends_on": ["a"]},
+    }
+    handle = start(tmp_path, tasks, persist=True)
+    assert await handle.wait() is SessionStatus.FAILED
+    await handle.close()
+    store = Store(db_path(tmp_path))
+    snapshot = (store.tasks(1), store.attempts(1))
+    with store.transaction() as db:
+        db.execute("DELETE FROM tasks")
+        db.execute("DELETE FROM attempts")
+        db.execute("UPDATE sessions SET snapshot_seq = 0")
+    replayed = (store.tasks(1), store.attempts(1))
+    store.close()
+    assert snapshot == replayed
+    states = {task.name: task.state for task in snapshot[0]}
+    assert states == {"a": "completed", "flaky": "failed", "after": "blocked", "b": "completed"}
+    flaky = [a for a in snapshot[1] if a.task == "flaky"]
+    assert [(a.number, a.outcome, a.exit_code) for a in flaky] == [
+        (1, "failed", 3),
+        (2, "failed", 3),
+    ]
+    assert all(a.started_at and a.ended_at and a.log_path for a in snapshot[1])
