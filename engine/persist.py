@@ -124,9 +124,10 @@ class Persister:
         self._on_command = on_command
         self._pending: list[Event] = []
         self._positions = {name: index for index, name in enumerate(tasks)}
-        self._latest: dict[str, Event] = {}
-        self._starts: dict[tuple[str, int], Event] = {}
-        self._ends: dict[tuple[str, int], Event] = {}
+        # The snapshot's dirty rows, as the upserts below take them.
+        self._latest: dict[str, tuple[Any, ...]] = {}
+        self._starts: dict[tuple[str, int], tuple[Any, ...]] = {}
+        self._ends: dict[tuple[str, int], tuple[Any, ...]] = {}
         self._next_snapshot = 0.0
         self._logged_seq = 0
         self._wake = threading.Event()
@@ -208,18 +209,66 @@ class Persister:
         return bool(self._latest or self._starts or self._ends)
 
     def _note_states(self, states: list[Event]) -> None:
-        """Fold a batch's ``task_state`` events into the counts and the snapshot's dirty
-        tasks and attempts (C-level iteration: this runs for every event of the session)."""
+        """Fold a batch's ``task_state`` events into the counts and the snapshot's rows
+        (C-level iteration: this runs for every event of the session).
+
+        The rows hold only plain values, not the events: tuples of plain values leave the
+        garbage collector's books at its first look, while events kept for up to a second
+        were promoted to its oldest generation and made it sweep the engine's whole heap.
+        """
+        sid = repeat(self.session_id)
         datas = list(map(_DATA, states))
-        self._entered.update(map(str, map(_STATE, datas)))
+        names = list(map(_TASK, states))
+        numbers = list(map(_ATTEMPT, states))
+        times = list(map(_AT, states))
+        entered = list(map(str, map(_STATE, datas)))
+        self._entered.update(entered)
         self._left.update(map(str, map(_PREVIOUS, datas)))
-        self._latest.update(zip(map(_TASK, states), states, strict=True))
+        rows = zip(
+            sid,
+            names,
+            entered,
+            numbers,
+            map(_HELD, datas),
+            map(_REASON, datas),
+            map(_BUDGET, datas),
+            times,
+            map(self._positions.get, names),
+            strict=False,  # `sid` repeats without end
+        )
+        self._latest.update(zip(names, rows, strict=True))
         for key, into in (("log", self._starts), ("outcome", self._ends)):
             flags = list(map(contains, datas, repeat(key)))
-            if any(flags):
-                chosen = list(compress(states, flags))
-                keys = zip(map(_TASK, chosen), map(_ATTEMPT, chosen), strict=True)
-                into.update(zip(keys, chosen, strict=True))
+            if not any(flags):
+                continue
+            chosen = list(compress(datas, flags))
+            tasks = list(compress(names, flags))
+            attempts = list(compress(numbers, flags))
+            at = compress(times, flags)
+            if key == "log":
+                rows = zip(
+                    sid,
+                    tasks,
+                    attempts,
+                    map(_STARTED, chosen),
+                    at,
+                    map(_PID, chosen),
+                    map(_LOG, chosen),
+                    map(_WORKER, chosen),
+                    strict=False,
+                )
+            else:
+                rows = zip(
+                    sid,
+                    tasks,
+                    attempts,
+                    map(str, map(_OUTCOME, chosen)),
+                    at,
+                    map(_EXIT, chosen),
+                    map(_ATTEMPT_REASON, chosen),
+                    strict=False,
+                )
+            into.update(zip(zip(tasks, attempts, strict=True), rows, strict=True))
 
     def _write(self, db: Any, batch: list[Event], heartbeat: float | None) -> None:
         """Commit one batch: the events as one chunk row, the session row, and, at most once
@@ -282,61 +331,14 @@ class Persister:
                 self._flushed.notify_all()
 
     def _write_snapshot(self, db: Any) -> None:
-        """Upsert the tasks and attempts changed since the last snapshot (rows are built by
-        ``zip`` and bound by sqlite3 in C)."""
-        sid = repeat(self.session_id)
+        """Upsert the tasks and attempts changed since the last snapshot (sqlite3 binds the
+        rows in C)."""
         if self._latest:
-            events = list(self._latest.values())
-            datas = list(map(_DATA, events))
-            names = list(map(_TASK, events))
-            db.executemany(
-                _UPSERT_TASKS,
-                zip(
-                    sid,
-                    names,
-                    map(str, map(_STATE, datas)),
-                    map(_ATTEMPT, events),
-                    map(_HELD, datas),
-                    map(_REASON, datas),
-                    map(_BUDGET, datas),
-                    map(_AT, events),
-                    map(self._positions.get, names),
-                    strict=False,  # `sid` repeats without end
-                ),
-            )
+            db.executemany(_UPSERT_TASKS, self._latest.values())
         if self._starts:
-            events = list(self._starts.values())
-            datas = list(map(_DATA, events))
-            db.executemany(
-                _UPSERT_STARTS,
-                zip(
-                    sid,
-                    map(_TASK, events),
-                    map(_ATTEMPT, events),
-                    map(_STARTED, datas),
-                    map(_AT, events),
-                    map(_PID, datas),
-                    map(_LOG, datas),
-                    map(_WORKER, datas),
-                    strict=False,
-                ),
-            )
+            db.executemany(_UPSERT_STARTS, self._starts.values())
         if self._ends:
-            events = list(self._ends.values())
-            datas = list(map(_DATA, events))
-            db.executemany(
-                _UPSERT_ENDS,
-                zip(
-                    sid,
-                    map(_TASK, events),
-                    map(_ATTEMPT, events),
-                    map(_OUTCOME, datas),
-                    map(_AT, events),
-                    map(_EXIT, datas),
-                    map(_ATTEMPT_REASON, datas),
-                    strict=False,
-                ),
-            )
+            db.executemany(_UPSERT_ENDS, self._ends.values())
 
     def _write_session(
         self,
