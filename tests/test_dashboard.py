@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import subprocess
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -159,6 +161,28 @@ async def test_a_start_right_after_a_move_keeps_the_panes_on_the_moved_to_task(
         last = list(main.view.tasks)[-1]
         assert queue.cursor_task == graph.cursor_task == last
         assert main.query_one(TaskLog).shown_task == last
+
+
+async def test_a_session_run_elsewhere_is_let_go_when_the_user_moves_on(samples: Path) -> None:
+    run = subprocess.run(
+        [FORMICARY, "-w", str(samples), "run", "ai-analysis", "--plain"],
+        capture_output=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout
+    app = FormicaryApp(samples)
+    async with app.run_test(size=SIZE) as pilot:
+        main = await open_workflow(pilot, "ai-analysis", "analyze")
+        await until(pilot, lambda: main.current is not None and main.view.status == "completed")
+        assert main.current is not None and not main.current.embedded
+        session, view = main.current.session_id, weakref.ref(main.current.view)
+        await open_workflow(pilot, "chaos", "demo")  # never run: a preview
+        await pilot.pause()
+        assert session not in main.bridge.sessions  # no longer followed
+        # Nothing keeps the old view alive: the dashboard freezes what it shows out of the
+        # cyclic collector's reach, so a reference cycle through it would never be freed.
+        assert gc.get_freeze_count() > 0
+        assert view() is None
 
 
 async def test_slash_filters_the_queue(samples: Path) -> None:

@@ -426,6 +426,9 @@ class EngineBridge:
         if watched is not None and not watched.embedded:
             if watched.pump is not None:
                 watched.pump.cancel()
+                # The cancelled pump's traceback holds its frame, which holds ``watched``:
+                # let go of the pump so no reference cycle keeps the view alive.
+                watched.pump = None
             del self.sessions[session_id]
 
     def running_here(self) -> list[WatchedSession]:

