@@ -213,6 +213,7 @@ class TaskResult:
     started_at: float | None = None
     ended_at: float | None = None
     log_path: str | None = None
+    worker: str | None = None
 
     @property
     def duration(self) -> float | None:

@@ -509,6 +509,8 @@ class Scheduler(ControlCalls):
             log_path=self._log_file(spec.name, number),
             args=args,
             env=env,
+            priority=spec.priority.rank,
+            resources=spec.resources,
         )
         executor = self._executors[kind]
         attempt = Attempt(number, job, kind == "shell", time.time())
@@ -543,12 +545,17 @@ class Scheduler(ControlCalls):
             "log": job.log_path,
             "pid": attempt.pid,
         }
+        if attempt.worker is not None:
+            data["worker"] = attempt.worker
         if run.held:
             data["held"] = True
         self.bus.publish(self.session_id, EventKind.TASK_STATE, run.spec.name, attempt.number, data)
 
-    def _on_started(self, run: TaskRun, attempt: Attempt, pid: int | None) -> None:
+    def _on_started(
+        self, run: TaskRun, attempt: Attempt, pid: int | None, worker: str | None = None
+    ) -> None:
         attempt.pid = pid
+        attempt.worker = worker
         self._announce(run, attempt)
         if pid is not None:
             if self._monitor is not None:
@@ -571,6 +578,8 @@ class Scheduler(ControlCalls):
         if attempt.timer is not None:
             attempt.timer.cancel()
             attempt.timer = None
+        if attempt.worker is None and not task.cancelled() and task.exception() is None:
+            attempt.worker = task.result().worker
         self._announce(run, attempt)
         status: ExitStatus | None = None
         if task.cancelled():
@@ -592,7 +601,10 @@ class Scheduler(ControlCalls):
             log.warning("attempt %s.%s failed to run: %s", run.spec.name, attempt.number, error)
         else:
             status = task.result()
-            outcome = AttemptOutcome.SUCCEEDED if status.ok else AttemptOutcome.FAILED
+            if status.lost:
+                outcome = AttemptOutcome.LOST
+            else:
+                outcome = AttemptOutcome.SUCCEEDED if status.ok else AttemptOutcome.FAILED
             reason = status.error
         self._finish_attempt(run, attempt, outcome, reason, status)
 
@@ -615,12 +627,13 @@ class Scheduler(ControlCalls):
             status=S.COMPLETED if succeeded else S.FAILED,
             attempt=attempt.number,
             outcome=outcome,
-            exit_code=status.exit_code if status is not None else None,
+            exit_code=status.exit_code if status is not None and not status.lost else None,
             reason=reason,
             value=status.value if status is not None else None,
             started_at=attempt.started_at,
             ended_at=ended,
             log_path=attempt.job.log_path,
+            worker=attempt.worker,
         )
         run.history.append(result)
         ended_attempt: dict[str, Any] = {"outcome": outcome, "exit_code": result.exit_code}

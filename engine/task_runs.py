@@ -64,6 +64,7 @@ class Attempt:
     started_at: float
     future: asyncio.Future[ExitStatus] | None = None
     pid: int | None = None
+    worker: str | None = None
     stop_reason: str | None = None
     timer: asyncio.TimerHandle | None = None
     deadline: float | None = None

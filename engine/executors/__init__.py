@@ -36,6 +36,10 @@ class Job(NamedTuple):
         log_path: File the attempt's output is written to (created on first output).
         args: Keyword arguments of a callable.
         env: The whole environment of a shell task (empty: the engine's own).
+        priority: The task's priority rank (0 critical .. 4 background), for executors
+            that hand attempts to a scheduler of their own.
+        resources: What the task books from its pools (formicary enforces the pools itself;
+            a cluster executor may also pass them on where its workers declare them).
     """
 
     session: str
@@ -47,6 +51,8 @@ class Job(NamedTuple):
     log_path: str
     args: Mapping[str, Any] = _EMPTY
     env: Mapping[str, str] = _EMPTY
+    priority: int = 2
+    resources: Mapping[str, int] = _EMPTY
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,17 +61,28 @@ class ExitStatus:
 
     ``exit_code`` is the process's code (negative: killed by that signal); a callable's is 0
     when it returned and 1 when it raised. ``error`` describes a failure in words.
+    ``worker`` names the machine or cluster worker it ran on, when not this process;
+    ``lost`` says the worker went away mid-attempt (the outcome is then ``lost``, retried by
+    the task's policy, and ``exit_code`` means nothing).
     """
 
     exit_code: int
     error: str = ""
     value: Any = None
     worker: str | None = None
+    lost: bool = False
 
     @property
     def ok(self) -> bool:
         """True when the attempt succeeded."""
         return self.exit_code == 0
+
+
+class StartSink(Protocol):
+    """Told once an attempt runs: its process id (None when it has no local process of its
+    own) and, for executors that run it elsewhere, the worker's address."""
+
+    def __call__(self, pid: int | None, worker: str | None = None) -> None: ...
 
 
 class Executor(Protocol):
@@ -79,10 +96,11 @@ class Executor(Protocol):
         ...
 
     def submit(
-        self, job: Job, on_start: Callable[[int | None], None], output: OutputSink
+        self, job: Job, on_start: StartSink, output: OutputSink
     ) -> asyncio.Future[ExitStatus]:
         """Start ``job`` on the running loop; call ``on_start(pid)`` once it runs (pid None
-        when it has no process of its own) and ``output(lines)`` as it prints."""
+        when it has no process of its own here; ``worker=`` where it runs elsewhere) and
+        ``output(lines)`` as it prints."""
         ...
 
     async def close(self) -> None:

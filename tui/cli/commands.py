@@ -64,6 +64,17 @@ def _register_run(subparsers: Any) -> None:
     )
     parser.add_argument("--max-parallel", type=int, metavar="N", help="override max_parallel")
     parser.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
+    parser.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        help="where tasks run (default: the workflow's executor, else local)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDR",
+        help="Dask scheduler address, tcp://HOST:PORT (implies --executor dask; without it "
+        "dask starts a local cluster)",
+    )
     parser.set_defaults(handler="tui.cli.run:run")
 
 

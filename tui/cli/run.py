@@ -12,7 +12,7 @@ import asyncio
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from rich.console import Console, Group
@@ -24,9 +24,10 @@ from engine.control import SessionHandle
 from engine.definitions import display_path
 from engine.errors import UsageError
 from engine.events import Event, EventKind, Subscription
+from engine.executors import Executor
 from engine.model import SessionStatus, TaskStatus
 from engine.params import parse_overrides
-from engine.runtime import start_session
+from engine.runtime import executors_for, start_session
 from engine.targets import resolve_target
 from tui.cli.output import make_console
 from tui.glyphs import STYLES, glyph
@@ -53,8 +54,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--max-parallel {args.max_parallel}: must be at least 1")
     console = make_console()
     live = console.is_terminal and not args.plain
+    kind = args.executor or ("dask" if args.scheduler else workflow.executor)
+    executors = executors_for(kind, args.scheduler)
 
     async def start_and_follow() -> int:
+        await _connect(executors, args.scheduler)
         handle = start_session(
             project,
             workflow,
@@ -62,10 +66,28 @@ def run(args: argparse.Namespace) -> int:
             workspace=workspace,
             max_parallel=args.max_parallel,
             persist=True,
+            executors=executors,
+            executor=kind,
+            own_executors=True,
         )
         return await follow(handle, console, live)
 
     return asyncio.run(start_and_follow())
+
+
+async def _connect(executors: Mapping[str, Executor], scheduler: str | None) -> None:
+    """Reach a cluster executor's scheduler before the session starts, so a wrong address is
+    one line of bad input rather than every task failing."""
+    for executor in {id(e): e for e in executors.values()}.values():
+        connect = getattr(executor, "connect", None)
+        if connect is None:
+            continue
+        try:
+            await connect()
+        except (TimeoutError, OSError) as error:
+            await executor.close()
+            where = f"--scheduler {scheduler}" if scheduler else "the local Dask cluster"
+            raise UsageError(f"{where}: cannot connect: {error}") from None
 
 
 async def follow(

@@ -1,4 +1,7 @@
-"""Everything about one task: every attempt, its definition, and why it is waiting."""
+"""Everything about one task: every attempt, its definition, and why it is waiting.
+
+The attempts table has a ``worker`` column when any attempt ran on a cluster worker (the Dask
+executor records the worker's address as the attempt starts)."""
 
 from __future__ import annotations
 
@@ -77,8 +80,13 @@ class TaskDetailScreen(Screen[None]):
 
     async def on_mount(self) -> None:
         table = self.query_one("#attempts", DataTable)
-        for attempt in await self._attempts():
-            table.add_row(*attempt)
+        rows = await self._attempts()
+        if any(row[-1] for row in rows):
+            table.add_column("worker")
+        else:
+            rows = [row[:-1] for row in rows]
+        for row in rows:
+            table.add_row(*row)
 
     def _waiting(self) -> str:
         row = self.watched.view.tasks[self.task_name]
@@ -92,6 +100,7 @@ class TaskDetailScreen(Screen[None]):
         return self.watched.waiting_on(self.task_name) or "It is about to start."
 
     async def _attempts(self) -> list[tuple[str, ...]]:
+        """One row per attempt, oldest first, each ending with its worker ("" for none)."""
         handle = self.watched.handle
         rows: list[tuple[str, ...]] = []
         if handle is not None:
@@ -106,6 +115,7 @@ class TaskDetailScreen(Screen[None]):
                         _took(result.started_at, result.ended_at),
                         result.reason,
                         result.log_path or "",
+                        result.worker or "",
                     )
                 )
             current = self.watched.view.tasks[self.task_name]
@@ -119,6 +129,7 @@ class TaskDetailScreen(Screen[None]):
                         _took(current.started_at, None),
                         "",
                         current.log_path or "",
+                        current.worker or "",
                     )
                 )
             return rows
@@ -138,6 +149,7 @@ class TaskDetailScreen(Screen[None]):
                     _took(attempt.started_at, attempt.ended_at),
                     attempt.reason,
                     attempt.log_path or "",
+                    attempt.worker or "",
                 )
             )
         return rows
