@@ -14,7 +14,6 @@ import contextlib
 import dataclasses
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
 from engine.definitions import parse_project
 from engine.errors import TransitionError, UnknownTaskError, UsageError
@@ -22,6 +21,7 @@ from engine.model import ResourceAllocation, Task, TaskResult, TaskStatus
 from engine.orchestration import OrchestrationEngine, task_result
 from engine.resource_manager import ResourceManager
 from engine.specs import ProjectSpec, WorkflowSpec
+from engine.workflow_manager import task_table
 
 _ENDED = frozenset(
     {
@@ -257,22 +257,18 @@ class TaskOrchestrator:
 
     def _project_for(self, task: Task) -> ProjectSpec:
         """The task as a one-task project, checked like a definition file."""
-        table: dict[str, Any] = {}
-        if task.command is not None:
-            table["run"] = task.command
-        if task.module is not None or task.action is not None:
-            table["call"] = f"{task.module or ''}:{task.action or ''}"
-        if task.params:
-            table["args"] = dict(task.params)
-        if task.description:
-            table["description"] = task.description
-        table["priority"] = task.priority.value
-        table["retries"] = task.retries
-        if task.timeout is not None:
-            table["timeout"] = task.timeout
+        table = task_table(
+            command=task.command,
+            module=task.module,
+            action=task.action,
+            params=task.params,
+            description=task.description,
+            priority=task.priority,
+            retries=task.retries,
+            timeout=task.timeout,
+            resources={r.pool: r.amount for r in task.resources},
+        )
         pools = self.resources.capacities()
-        if task.resources:
-            table["resources"] = {r.pool: r.amount for r in task.resources}
         document = {
             "project": {"name": self.project_name},
             "resources": pools,

@@ -187,23 +187,52 @@ def create_workflow_steps(steps: Iterable[Mapping[str, Any] | WorkflowStep]) -> 
 
 def _step_table(step: WorkflowStep) -> dict[str, Any]:
     """The step as the task table a definition file would hold."""
+    return task_table(
+        command=step.command,
+        module=step.module,
+        action=step.action,
+        params=step.params,
+        depends_on=step.depends_on,
+        description=step.description,
+        priority=step.priority,
+        retries=step.retries,
+        timeout=step.timeout,
+        resources=step.resources,
+    )
+
+
+def task_table(
+    *,
+    command: str | None,
+    module: str | None,
+    action: str | None,
+    params: Mapping[str, Any],
+    depends_on: Sequence[str] = (),
+    description: str = "",
+    priority: TaskPriority | str = TaskPriority.NORMAL,
+    retries: int = 0,
+    timeout: float | None = None,
+    resources: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
+    """A task built in code as the table a definition file would hold, so the file's
+    validator checks it (``run`` for a command, ``call`` for ``module:action``)."""
     table: dict[str, Any] = {}
-    if step.command is not None:
-        table["run"] = step.command
-    if step.module is not None or step.action is not None:
-        table["call"] = f"{step.module or ''}:{step.action or ''}"
-    if step.params:
-        table["args"] = dict(step.params)
-    if step.depends_on:
-        table["depends_on"] = list(step.depends_on)
-    if step.description:
-        table["description"] = step.description
-    if step.priority is not TaskPriority.NORMAL:
-        table["priority"] = TaskPriority(step.priority).value
-    if step.retries:
-        table["retries"] = step.retries
-    if step.timeout is not None:
-        table["timeout"] = step.timeout
-    if step.resources:
-        table["resources"] = dict(step.resources)
+    if command is not None:
+        table["run"] = command
+    if module is not None or action is not None:
+        table["call"] = f"{module or ''}:{action or ''}"
+    if params:
+        table["args"] = dict(params)
+    if depends_on:
+        table["depends_on"] = list(depends_on)
+    if description:
+        table["description"] = description
+    if priority != TaskPriority.NORMAL:
+        table["priority"] = TaskPriority(priority).value
+    if retries:
+        table["retries"] = retries
+    if timeout is not None:
+        table["timeout"] = timeout
+    if resources:
+        table["resources"] = dict(resources)
     return table
