@@ -120,13 +120,15 @@ def _restored(
                 results.append(_result(name, attempt))
         if lost is None and state is TaskStatus.RUNNING:
             lost = max(task["attempts"], 1)
+        # Positional (state, attempts, budget_from, held, lost_attempt, history): a resumed
+        # session builds tens of thousands.
         restored[name] = RestoredTask(
-            state=state,
-            attempts=max(task["attempts"], history[-1]["number"] if history else 0),
-            budget_from=task["budget_from"],
-            held=bool(task["held"]),
-            lost_attempt=lost,
-            history=tuple(results),
+            state,
+            max(task["attempts"], history[-1]["number"] if history else 0),
+            task["budget_from"],
+            bool(task["held"]),
+            lost,
+            tuple(results),
         )
     return restored
 

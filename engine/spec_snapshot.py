@@ -147,16 +147,24 @@ def _trusted(document: Mapping[str, Any], root: Path) -> ProjectSpec:
 def _task(
     name: str, table: Mapping[str, Any], defaults: Defaults, base: dict[str, Any]
 ) -> TaskSpec:
-    settings = base if _SETTING_KEYS.isdisjoint(table) else _settings(table, defaults)
+    get = table.get
+    s = base if _SETTING_KEYS.isdisjoint(table) else _settings(table, defaults)
+    # Positional, in TaskSpec's field order: a resumed session builds tens of thousands.
     return TaskSpec(
-        name=name,
-        run=table.get("run"),
-        call=table.get("call"),
-        args=dict(table.get("args", {})),
-        depends_on=tuple(table.get("depends_on", ())),
-        description=table.get("description", ""),
-        resources=dict(table.get("resources", {})),
-        **settings,
+        name,
+        get("run"),
+        get("call"),
+        dict(table["args"]) if "args" in table else {},
+        tuple(table["depends_on"]) if "depends_on" in table else (),
+        get("description", ""),
+        s["priority"],
+        s["retries"],
+        s["retry_delay"],
+        s["retry_backoff"],
+        s["retry_max_delay"],
+        s["timeout"],
+        dict(table["resources"]) if "resources" in table else {},
+        s["env"],
     )
 
 

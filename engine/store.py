@@ -185,6 +185,9 @@ class Store:
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
         self._connection = connect(path, readonly=readonly)
+        # Checkpoints are the owning engine's writer's job (it commits all the time): a
+        # control call or an adoption's claim should not stop to copy the log into the file.
+        self._connection.execute("PRAGMA wal_autocheckpoint = 0")
         self._lock = threading.RLock()
 
     @classmethod
@@ -204,13 +207,18 @@ class Store:
         with self._lock:
             self._connection.close()
 
-    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        """Every row of a query. The cursor is always run to its end and closed: a statement
-        left half-read keeps a read transaction open, and the connection would go on seeing
-        an old snapshot of a database other processes are writing."""
+    def _all(self, sql: str, params: Sequence[Any] = (), *, plain: bool = False) -> list[Any]:
+        """Every row of a query (``sqlite3.Row``, or tuples when ``plain``: a third cheaper
+        for the tens of thousands of task rows a large session has). The cursor is always
+        run to its end and closed: a statement left half-read keeps a read transaction open,
+        and the connection would go on seeing an old snapshot of a database other processes
+        are writing."""
         with self._lock:
-            cursor = self._connection.execute(sql, params)
+            cursor = self._connection.cursor()
+            if plain:
+                cursor.row_factory = None
             try:
+                cursor.execute(sql, params)
                 return cursor.fetchall()
             finally:
                 cursor.close()
@@ -354,12 +362,23 @@ class Store:
             "SELECT name, state, attempts, budget_from, held, reason FROM tasks "
             "WHERE session_id = ? ORDER BY position",
             (number,),
+            plain=True,
         )
         if row is None or row[0] is None:  # a session recorded before version 3
-            return {row[0]: dict(row) for row in rows}
-        table = {name: _pending_task(name) for name in json.loads(row[0])}
+            return {task[0]: dict(zip(_TASK_KEYS, task, strict=True)) for task in rows}
+        table = {
+            name: {
+                "name": name,
+                "state": "pending",
+                "attempts": 0,
+                "budget_from": 0,
+                "held": 0,
+                "reason": "",
+            }
+            for name in json.loads(row[0])
+        }
         for task in rows:
-            table[task[0]] = dict(task)
+            table[task[0]] = dict(zip(_TASK_KEYS, task, strict=True))
         return table
 
     def _replayed(
@@ -382,12 +401,15 @@ class Store:
                     "SELECT task, number, outcome, started_at, ended_at, exit_code, reason, "
                     "worker, pid, log_path FROM attempts WHERE session_id = ?",
                     (number,),
+                    plain=True,
                 )
                 if attempts
                 else []
             )
             later = self._logged_after(number, snapshot)
-        attempt_map = {(row[0], row[1]): dict(row) for row in attempt_rows}
+        attempt_map = {
+            (row[0], row[1]): dict(zip(_ATTEMPT_KEYS, row, strict=True)) for row in attempt_rows
+        }
         changed_tasks: set[str] = set()
         changed_attempts: set[tuple[str, int]] = set()
         for event in later:
@@ -556,23 +578,27 @@ def _session_number(session_id: int | str) -> int:
         raise UnknownSessionError(session_id) from None
 
 
+_TASK_KEYS = ("name", "state", "attempts", "budget_from", "held", "reason")
+_ATTEMPT_KEYS = (
+    "task",
+    "number",
+    "outcome",
+    "started_at",
+    "ended_at",
+    "exit_code",
+    "reason",
+    "worker",
+    "pid",
+    "log_path",
+)
+
+
 def _decoded(rows: Sequence[sqlite3.Row], session: str, after: int) -> list[Event]:
     """The events of stored chunks with ``seq > after``."""
     events = [event for row in rows for event in decode_events(row[0], session)]
     if events and events[0].seq <= after:
         events = [event for event in events if event.seq > after]
     return events
-
-
-def _pending_task(name: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "state": "pending",
-        "attempts": 0,
-        "budget_from": 0,
-        "held": 0,
-        "reason": "",
-    }
 
 
 def apply_task_event(task: dict[str, Any], event: Event) -> None:
