@@ -18,21 +18,23 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from engine.control import AttachedSession, SessionHandle, attach, run_command
 from engine.definitions import DEFINITION_FILE, Workspace, load_workspace, parse_project
 from engine.diff import describe_changes
 from engine.errors import FormicaryError
 from engine.model import SessionStatus, TaskStatus
-from engine.recovery import adopt, find_orphan
-from engine.runtime import start_session
 from engine.schema import STATE_DIR, db_path, state_dir
 from engine.specs import ProjectSpec, WorkflowSpec
 from engine.store import ORPHAN_AFTER, AttemptRecord, SessionRecord, Store
 from tui.state import SessionView
+
+if TYPE_CHECKING:
+    # Running, attaching to and adopting sessions pull in the scheduler and executors
+    # (~75 ms of imports): they are imported when first used, after the first paint.
+    from engine.control import AttachedSession, SessionHandle
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,8 @@ class WatchedSession:
             FormicaryError: The call is not allowed (unknown task, wrong state...).
         """
         if self.handle is not None:
+            from engine.control import run_command
+
             return run_command(self.handle, action, task, args)
         assert self.attached is not None
         if task is not None:
@@ -282,11 +286,15 @@ class EngineBridge:
         self, project: ProjectSpec, workflow: WorkflowSpec, params: dict[str, Any] | None = None
     ) -> WatchedSession:
         """Run ``workflow`` in this process (persisted) and watch it."""
+        from engine.runtime import start_session
+
         handle = start_session(project, workflow, params or {}, workspace=self.root, persist=True)
         return self._embed(handle)
 
     def adopt(self, session_id: str | None) -> WatchedSession:
         """Take over an orphaned session and run it here."""
+        from engine.recovery import adopt, find_orphan
+
         record = find_orphan(self.store, session_id)
         existing = self.sessions.pop(str(record.id), None)
         if existing is not None and existing.pump is not None:
@@ -348,6 +356,8 @@ class EngineBridge:
         existing = self.sessions.get(str(session_id))
         if existing is not None:
             return existing
+        from engine.control import attach
+
         attached = attach(self.root, session_id)
         record = await self.read(self.store.session, session_id)
         workflow = await self.read(self._workflow_of, record)
