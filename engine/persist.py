@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from itertools import compress, repeat
-from operator import attrgetter, contains, itemgetter, methodcaller
+from operator import add, attrgetter, contains, itemgetter, methodcaller
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,16 @@ _UPSERT_STARTS = (
     "pid = excluded.pid, log_path = COALESCE(excluded.log_path, log_path), "
     "worker = COALESCE(excluded.worker, worker)"
 )
+_UPSERT_ATTEMPTS = (
+    "INSERT INTO attempts (session_id, task, number, started_at, pid, log_path, worker, "
+    "outcome, ended_at, exit_code, reason) VALUES (?1, ?2, COALESCE(?3, 0), "
+    "COALESCE(?4, ?5), ?6, ?7, ?8, ?9, ?10, ?11, COALESCE(?12, '')) "
+    "ON CONFLICT (session_id, task, number) DO UPDATE SET started_at = excluded.started_at, "
+    "pid = excluded.pid, log_path = COALESCE(excluded.log_path, log_path), "
+    "worker = COALESCE(excluded.worker, worker), outcome = excluded.outcome, "
+    "ended_at = excluded.ended_at, exit_code = excluded.exit_code, reason = excluded.reason"
+)
+_END_TAIL = itemgetter(slice(3, None))
 _UPSERT_ENDS = (
     "INSERT INTO attempts (session_id, task, number, outcome, ended_at, exit_code, reason) "
     "VALUES (?1, ?2, COALESCE(?3, 0), ?4, ?5, ?6, COALESCE(?7, '')) "
@@ -335,10 +345,18 @@ class Persister:
         rows in C)."""
         if self._latest:
             db.executemany(_UPSERT_TASKS, self._latest.values())
-        if self._starts:
-            db.executemany(_UPSERT_STARTS, self._starts.values())
-        if self._ends:
-            db.executemany(_UPSERT_ENDS, self._ends.values())
+        starts, ends = self._starts, self._ends
+        both = list(starts.keys() & ends.keys())
+        if both:
+            # An attempt that started and ended since the last snapshot: one row, not two.
+            db.executemany(
+                _UPSERT_ATTEMPTS,
+                map(add, map(starts.pop, both), map(_END_TAIL, map(ends.pop, both))),
+            )
+        if starts:
+            db.executemany(_UPSERT_STARTS, starts.values())
+        if ends:
+            db.executemany(_UPSERT_ENDS, ends.values())
 
     def _write_session(
         self,
