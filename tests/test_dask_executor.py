@@ -54,12 +54,10 @@ def cluster() -> Iterator[Any]:
     """Two worker processes on 127.0.0.1, no dashboard; closed with everything it started."""
     from multiprocessing import resource_tracker
 
+    from engine.executors.dask import loopback_cluster_options
+
     local = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=2,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
+        n_workers=2, threads_per_worker=2, **loopback_cluster_options()
     )
     try:
         yield local
@@ -378,6 +376,12 @@ def test_cli_runs_on_a_scheduler_and_rejects_a_bad_address(cluster: Any, samples
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert " completed in " in result.stdout.splitlines()[-1]
+    own = subprocess.run(  # no address: the executor starts and closes a local cluster
+        [*base, "--executor", "dask"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert own.returncode == 0, own.stdout + own.stderr
+    assert " completed in " in own.stdout.splitlines()[-1]
+    assert "Traceback" not in own.stderr
     bad = subprocess.run(
         [*base, "--executor", "dask", "--scheduler", "127.0.0.1"],
         capture_output=True,

@@ -25,6 +25,8 @@ How an attempt travels (the worker side is :mod:`engine.executors.dask_worker`):
   makes its running attempts ``lost``, retried by the task's policy. The
   processes a dead worker left behind are ended by another worker on the same host, and a
   copy of the attempt Dask may start elsewhere is stopped as soon as it reports.
+* Attempts have no process here: the resource pane does not sample them, and pausing a
+  session with ``--stop`` does not SIGSTOP them (it still stops new dispatches).
 * A plain Python function cannot be interrupted: the attempt says so (``interruptible``
   False, a note in its log) and the function runs on to its end on its worker.
 
@@ -61,6 +63,18 @@ CONNECT_TIMEOUT = 10.0
 STOP_DEADLINE = 30.0
 """Seconds past the grace period to wait for a stopped attempt's worker to confirm."""
 _REJOIN_DEADLINE = 10.0
+
+
+def loopback_cluster_options() -> dict[str, Any]:
+    """``LocalCluster`` options for a cluster on this machine only: worker processes on
+    127.0.0.1 and no dashboard. (Without a dashboard the scheduler still serves its health
+    routes over HTTP; they go to a free loopback port, not to 8787.)"""
+    return {
+        "host": "127.0.0.1",
+        "processes": True,
+        "dashboard_address": None,
+        "scheduler_kwargs": {"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+    }
 
 
 @dataclass(slots=True)
@@ -150,12 +164,7 @@ class DaskExecutor:
             # formicary unless they asked for the engine's log.
             logging.getLogger("distributed").setLevel(logging.WARNING)
         if address is None:
-            options = {
-                "host": "127.0.0.1",
-                "dashboard_address": None,
-                "processes": True,
-                **self._cluster_options,
-            }
+            options = {**loopback_cluster_options(), **self._cluster_options}
             # formicary retries lost attempts by its own policy; Dask must not rerun them.
             with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
                 self._cluster = await LocalCluster(asynchronous=True, **options)
@@ -364,6 +373,9 @@ class DaskExecutor:
             if remote is not None:
                 remote.write(message["o"])
         elif "start" in message:
+            if remote is not None and remote.worker is not None and remote.lost is None:
+                # Dask started the attempt again: the worker it ran on is gone.
+                self._mark_lost(remote, remote.worker)
             if remote is None or remote.lost is not None:
                 self._chore(self._stop_stray(message["k"], message["start"]))
                 return
@@ -388,10 +400,14 @@ class DaskExecutor:
             if remote.end is not None or remote.lost is not None or remote.future is None:
                 continue
             if remote.worker == address or remote.key in processing:
-                remote.worker = remote.worker or address
-                remote.lost = f"lost: worker {address} left the cluster"
-                assert self._client is not None
-                self._chore(self._client.cancel([remote.future]))
+                self._mark_lost(remote, address)
+
+    def _mark_lost(self, remote: _Remote, address: str) -> None:
+        """End ``remote`` as lost: its future is cancelled, which wakes its ``_run``."""
+        remote.worker = remote.worker or address
+        remote.lost = f"lost: worker {address} left the cluster"
+        if self._client is not None and remote.future is not None:
+            self._chore(self._client.cancel([remote.future]))
 
     async def _stop_stray(self, key: str, worker: str) -> None:
         """A copy of an attempt that already ended (Dask reran it after its worker died)."""

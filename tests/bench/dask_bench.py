@@ -38,7 +38,7 @@ from pathlib import Path
 
 from distributed import Client, LocalCluster
 
-from engine.executors.dask import DaskExecutor
+from engine.executors.dask import DaskExecutor, loopback_cluster_options
 from engine.model import SessionStatus
 from engine.runtime import start_session
 from engine.specs import ProjectSpec, TaskSpec, WorkflowSpec
@@ -125,13 +125,7 @@ async def measure(n_tasks: int, repeats: int, kinds: list[str]) -> dict[str, obj
         root = Path(folder)
         (root / "noop.py").write_text(NOOP_MODULE)
         async with (
-            LocalCluster(
-                n_workers=2,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                asynchronous=True,
-            ) as cluster,
+            LocalCluster(n_workers=2, asynchronous=True, **loopback_cluster_options()) as cluster,
             Client(cluster, asynchronous=True, set_as_default=False) as client,
         ):
             address = cluster.scheduler_address
