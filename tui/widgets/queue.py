@@ -1,12 +1,12 @@
 """The queue pane: every task of the session on screen, one row each, repainted row by row.
 
-Not a ``DataTable``, though it looks like one: with a 10,000-task session and the engine
-publishing ~2,000 events a second (``tests/bench/tui_bench.py``), a DataTable spent most of
-the dashboard's time re-measuring every row (``add_row`` measures each cell, launching on the
-workflow took 2.2 s) and rebuilding its row offsets after every ``update_cell`` (83% of a core,
-a key took 288 ms at p95 to show). This pane keeps its rows in a plain list and paints through
-Textual's line API only the rows on screen, each again only when what it shows has changed.
-"""
+Not a ``DataTable``, though it looks like one. With a 10,000-task session and the engine
+publishing events as fast as it can (``tests/bench/tui_bench.py``), a DataTable measured every
+cell on ``add_row`` and rebuilt its row offsets after every ``update_cell``: launching on the
+workflow took 2.2 s, the dashboard used 83% of a core and a key took 288 ms (p95) to show.
+This pane keeps its rows in a plain list and paints through Textual's line API only the rows
+on screen, each again only when what it shows has changed; with nothing else changed, that
+alone made it 0.8 s, 43% and 101 ms (p50 31 ms)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,6 @@ COLUMNS = ("task", "state", "prio", "try", "started", "took", "pool")
 """Column keys (also their labels), in display order."""
 
 _STATE = COLUMNS.index("state")
-_TOOK = COLUMNS.index("took")
 _FIXED_WIDTHS = {"state": 11, "try": 5, "started": 9, "took": 7}
 _MEASURED_WIDTH = len("  cpu 100% 1023MB")
 _ARROW = 2
