@@ -183,6 +183,7 @@ async def test_a_session_run_elsewhere_is_let_go_when_the_user_moves_on(samples:
         # cyclic collector's reach, so a reference cycle through it would never be freed.
         assert gc.get_freeze_count() > 0
         assert view() is None
+    assert gc.get_freeze_count() == 0  # handed back when the screen went
 
 
 async def test_slash_filters_the_queue(samples: Path) -> None:

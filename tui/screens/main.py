@@ -133,6 +133,11 @@ class MainScreen(Screen[None]):
         self.query_one(ProjectTree).focus()
         self._load_definitions()
 
+    def on_unmount(self) -> None:
+        """Hand what :func:`_settle_memory` froze back to the collector (an app run inside
+        a longer-lived process, a test say, leaves it all behind)."""
+        gc.unfreeze()
+
     @work(group="definitions")
     async def _load_definitions(self) -> None:
         """Fill the panes once the definitions are read: the first screen does not wait for
