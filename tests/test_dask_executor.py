@@ -226,9 +226,10 @@ async def test_a_killed_worker_makes_the_attempt_lost_and_the_retry_completes(
         )
         (running,) = [e for e in recorder.events if e.kind == "task_state" and "log" in e.data]
         address = running.data["worker"]
-        (nanny,) = [n for n in cluster.workers.values() if n.worker_address == address]
+        executor = handle.scheduler._executors["shell"]
+        pids = await executor.client.run(os.getpid, workers=[address])
         assert attempt_processes(handle.session_id, "fragile", 1)
-        os.kill(nanny.process.process.pid, signal.SIGKILL)
+        os.kill(pids[address], signal.SIGKILL)
         assert await asyncio.wait_for(handle.wait(), DEADLINE) is SessionStatus.COMPLETED
         first, second = handle.history("fragile")
         assert first.outcome is AttemptOutcome.LOST
@@ -238,6 +239,9 @@ async def test_a_killed_worker_makes_the_attempt_lost_and_the_retry_completes(
         assert handle.log_path("fragile", 2).read_text() == "again\n"
         # The sleep the dead worker left behind was ended by a worker on the same host.
         assert attempt_processes(handle.session_id, "fragile", 1) == []
+        first_log = handle.log_path("fragile", 1).read_text()
+        assert first_log.startswith("started\n[formicary] lost: worker ")
+        assert "process(es) the lost attempt left on 127.0.0.1" in first_log
     finally:
         await handle.close()
         await asyncio.to_thread(cluster.wait_for_workers, 2, 30)

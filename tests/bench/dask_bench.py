@@ -147,7 +147,12 @@ async def measure(n_tasks: int, repeats: int, kinds: list[str]) -> dict[str, obj
                         progress(
                             f"  {label}: {seconds:.3f} s ({seconds / n_tasks * 1e3:.2f} ms/task)"
                         )
-    result: dict[str, object] = {"bench": "dask", "tasks": n_tasks, "repeats": repeats}
+    result: dict[str, object] = {
+        "bench": "dask",
+        "tasks": n_tasks,
+        "workers": 2,
+        "repeats": repeats,
+    }
     for kind in kinds:
         formicary = statistics.median(times[f"formicary_{kind}"])
         bare = statistics.median(times[f"bare_{kind}"])
