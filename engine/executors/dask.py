@@ -312,12 +312,16 @@ class DaskExecutor:
             )
             return
         workers = [remote.worker] if remote.worker else None
-        answers = await client.run(stop_attempt, remote.key, workers=workers, on_error="return")
-        if any(answer is True for answer in answers.values()):
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(future.exception(), self.grace + STOP_DEADLINE)
-        else:
-            await client.cancel([future])
+        try:
+            answers = await client.run(stop_attempt, remote.key, workers=workers, on_error="return")
+            if any(answer is True for answer in answers.values()):
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(future.exception(), self.grace + STOP_DEADLINE)
+            else:
+                await client.cancel([future])
+        except (OSError, RuntimeError) as error:  # the scheduler went away meanwhile
+            log.warning("could not stop %s on the cluster: %s", remote.key, error)
+            remote.note(f"could not reach the cluster to stop the attempt: {error}")
 
     async def _lost(self, remote: _Remote) -> ExitStatus:
         """Record the attempt as lost: end what its dead worker left on its host, and stop
@@ -326,10 +330,14 @@ class DaskExecutor:
         remote.note(reason)
         client = self._client
         assert client is not None and remote.future is not None
-        await client.run(stop_attempt, remote.key, on_error="return")
-        await client.cancel([remote.future])
-        if remote.pid is not None and remote.worker is not None:
-            await self._end_orphans(client, remote)
+        try:
+            await client.run(stop_attempt, remote.key, on_error="return")
+            await client.cancel([remote.future])
+            if remote.pid is not None and remote.worker is not None:
+                await self._end_orphans(client, remote)
+        except (OSError, RuntimeError) as error:  # the scheduler went away meanwhile
+            log.warning("could not clean up after %s: %s", remote.key, error)
+            remote.note(f"could not reach the cluster to clean up: {error}")
         return ExitStatus(-1, reason, worker=remote.worker, lost=True)
 
     async def _end_orphans(self, client: Client, remote: _Remote) -> None:
