@@ -1,6 +1,6 @@
 """Persisting a session: its events go to the store from a writer thread, in batches.
 
-The engine's side costs one ``list.append`` per event (the bus's sink for the session). The
+The engine's side costs one ``list.extend`` per event (the bus's sink for the session). The
 writer thread commits every 50 ms, and sooner when events come faster than 500 per 50 ms
 (it sizes its sleep to the rate, so a commit carries about 500), and derives every table
 (events, tasks, attempts, samples, the session row) from the events alone. The same thread
@@ -22,12 +22,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from itertools import compress, repeat
 from operator import add, attrgetter, contains, itemgetter, methodcaller
 from pathlib import Path
 from typing import Any
 
-from engine.event_codec import encode_events
+from engine.event_codec import encode_fields
 from engine.events import Event, EventBus, EventKind
 from engine.schema import connect
 from engine.store import HEARTBEAT_INTERVAL, Command
@@ -53,6 +54,8 @@ _SESSION_STATUS = {
     EventKind.SESSION_RESUMED: "running",
 }
 _TASK_STATE = EventKind.TASK_STATE
+_FIELDS = len(Event._fields)
+_new_event = partial(tuple.__new__, Event)
 _KIND = attrgetter("kind")
 _TASK = attrgetter("task")
 _ATTEMPT = attrgetter("attempt")
@@ -132,7 +135,7 @@ class Persister:
         self._sid = str(session_id)
         self._bus = bus
         self._on_command = on_command
-        self._pending: list[Event] = []
+        self._pending: list[Any] = []  # events' fields, seven per event
         self._positions = {name: index for index, name in enumerate(tasks)}
         # The snapshot's dirty rows, as the upserts below take them.
         self._latest: dict[str, tuple[Any, ...]] = {}
@@ -150,7 +153,11 @@ class Persister:
         self._loop = asyncio.get_running_loop()
         self._thread = threading.Thread(target=self._run, name=f"formicary-store-{session_id}")
         self.errors = 0
-        bus.set_sink(self._sid, self._pending.append)
+        # The sink spreads each event's fields into the list (one C call): the event tuple
+        # itself dies at once, as it does without persistence, and only its data waits for
+        # the writer. Objects that wait long enough are promoted to the garbage collector's
+        # oldest generation, and each full collection then sweeps the engine's whole heap.
+        bus.set_sink(self._sid, self._pending.extend)
         self._thread.start()
 
     async def flush(self) -> None:
@@ -186,22 +193,22 @@ class Persister:
                 self._wake.clear()
                 pending = self._pending
                 count = len(pending)
-                batch = pending[:count]
+                flat = pending[:count]
                 # The engine only appends, so the first `count` are exactly what was copied.
                 del pending[:count]
                 now_mono = time.monotonic()
-                rate = count / max(now_mono - taken, 1e-3)
+                rate = count / _FIELDS / max(now_mono - taken, 1e-3)
                 taken = now_mono
                 sleep = max(MIN_SLEEP, min(FLUSH_INTERVAL, FLUSH_EVENTS / rate if rate else 1.0))
                 now = time.time()
                 beat = now >= next_beat
                 closing = self._stopping and self._dirty
-                if batch or beat or closing:
+                if flat or beat or closing:
                     try:
-                        self._write(db, batch, now if beat else None)
+                        self._write(db, flat, now if beat else None)
                     except Exception:
                         self.errors += 1
-                        log.exception("could not persist %d events", len(batch))
+                        log.exception("could not persist %d events", count // _FIELDS)
                     if beat:
                         next_beat = now + HEARTBEAT_INTERVAL
                 if now >= next_commands:
@@ -218,7 +225,9 @@ class Persister:
     def _dirty(self) -> bool:
         return bool(self._latest or self._starts or self._ends)
 
-    def _note_states(self, states: list[Event]) -> None:
+    def _note_states(
+        self, names: list[str], numbers: list[int | None], times: list[float], datas: list[Any]
+    ) -> None:
         """Fold a batch's ``task_state`` events into the counts and the snapshot's rows
         (C-level iteration: this runs for every event of the session).
 
@@ -227,10 +236,6 @@ class Persister:
         were promoted to its oldest generation and made it sweep the engine's whole heap.
         """
         sid = repeat(self.session_id)
-        datas = list(map(_DATA, states))
-        names = list(map(_TASK, states))
-        numbers = list(map(_ATTEMPT, states))
-        times = list(map(_AT, states))
         entered = list(map(str, map(_STATE, datas)))
         self._entered.update(entered)
         self._left.update(map(str, map(_PREVIOUS, datas)))
@@ -280,22 +285,34 @@ class Persister:
                 )
             into.update(zip(zip(tasks, attempts, strict=True), rows, strict=True))
 
-    def _write(self, db: Any, batch: list[Event], heartbeat: float | None) -> None:
-        """Commit one batch: the events as one chunk row, the session row, and, at most once
-        a second, the task and attempt snapshots (readers replay the chunks logged after)."""
+    def _write(self, db: Any, flat: list[Any], heartbeat: float | None) -> None:
+        """Commit one batch (the events' fields, seven per event): the events as one chunk
+        row, the session row, and, at most once a second, the task and attempt snapshots
+        (readers replay the chunks logged after)."""
         sid = self.session_id
         samples = []
         commands = []
         status: str | None = None
         started_at = ended_at = None
-        kinds = list(map(_KIND, batch))
-        if kinds.count(_TASK_STATE) == len(kinds):
-            states, others = batch, []
-        else:
-            states = [event for event in batch if event.kind is _TASK_STATE]
-            others = [event for event in batch if event.kind is not _TASK_STATE]
-        if states:
-            self._note_states(states)
+        kinds = flat[3::_FIELDS]
+        # task, attempt, time and data of each event
+        columns: tuple[list[Any], ...] = (
+            flat[4::_FIELDS],
+            flat[5::_FIELDS],
+            flat[1::_FIELDS],
+            flat[6::_FIELDS],
+        )
+        others: list[Event] = []
+        if kinds.count(_TASK_STATE) != len(kinds):
+            flags = [kind is _TASK_STATE for kind in kinds]
+            columns = tuple(list(compress(column, flags)) for column in columns)
+            others = [
+                _new_event(flat[index * _FIELDS : (index + 1) * _FIELDS])
+                for index, chosen in enumerate(flags)
+                if not chosen
+            ]
+        if columns[0]:
+            self._note_states(*columns)
         for event in others:
             kind = event.kind
             if kind is EventKind.RESOURCE_SAMPLE:
@@ -315,19 +332,20 @@ class Persister:
         )
         db.execute("BEGIN IMMEDIATE")
         try:
-            if batch:
+            if flat:
                 db.execute(
                     "INSERT INTO events VALUES (?, ?, ?, ?)",
-                    (sid, batch[0].seq, batch[-1].seq, encode_events(batch)),
+                    (sid, flat[0], flat[-_FIELDS], encode_fields(flat)),
                 )
-                self._logged_seq = batch[-1].seq
+                self._logged_seq = flat[-_FIELDS]
             if snapshot:
                 self._write_snapshot(db)
             if samples:
                 db.executemany("INSERT INTO samples VALUES (?, ?, ?)", samples)
             if commands:
                 db.executemany("UPDATE commands SET outcome = ? WHERE id = ?", commands)
-            self._write_session(db, batch, status, started_at, ended_at, heartbeat, snapshot)
+            last_seq = flat[-_FIELDS] if flat else None
+            self._write_session(db, last_seq, status, started_at, ended_at, heartbeat, snapshot)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -335,9 +353,9 @@ class Persister:
         if snapshot:
             self._latest, self._starts, self._ends = {}, {}, {}
             self._next_snapshot = now + SNAPSHOT_INTERVAL
-        if batch:
+        if flat:
             with self._flushed:
-                self._written_seq = batch[-1].seq
+                self._written_seq = flat[-_FIELDS]
                 self._flushed.notify_all()
 
     def _write_snapshot(self, db: Any) -> None:
@@ -361,7 +379,7 @@ class Persister:
     def _write_session(
         self,
         db: Any,
-        batch: list[Event],
+        last_seq: int | None,
         status: str | None,
         started_at: float | None,
         ended_at: float | None,
@@ -373,14 +391,14 @@ class Persister:
         if snapshot:
             assignments.append("snapshot_seq = ?")
             values.append(self._logged_seq)
-        if batch:
+        if last_seq is not None:
             assignments += ["last_seq = ?", "counts = ?"]
             entered, left = self._entered, self._left
             states = self._initial.keys() | entered.keys()
             counts = {
                 state: self._initial[state] + entered[state] - left[state] for state in states
             }
-            values += [batch[-1].seq, _encode({s: n for s, n in counts.items() if n})]
+            values += [last_seq, _encode({s: n for s, n in counts.items() if n})]
         if status is not None:
             assignments.append("status = ?")
             values.append(status)
