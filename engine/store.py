@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -354,9 +355,9 @@ class Store:
         )
         return _decoded(rows, str(number), after)
 
-    def _task_table(self, number: int) -> dict[str, dict[str, Any]]:
+    def _task_table(self, number: int) -> dict[str, Any]:
         """Every task of the session by name, in definition order, as of its last snapshot
-        (inside a read transaction)."""
+        (inside a read transaction), as tuples in :data:`_TASK_KEYS` order."""
         row = self._one("SELECT task_names FROM sessions WHERE id = ?", (number,))
         rows = self._all(
             "SELECT name, state, attempts, budget_from, held, reason FROM tasks "
@@ -364,34 +365,21 @@ class Store:
             (number,),
             plain=True,
         )
-        if row is None or row[0] is None:  # a session recorded before version 3
-            return {task[0]: dict(zip(_TASK_KEYS, task, strict=True)) for task in rows}
-        table = {
-            name: {
-                "name": name,
-                "state": "pending",
-                "attempts": 0,
-                "budget_from": 0,
-                "held": 0,
-                "reason": "",
-            }
-            for name in json.loads(row[0])
-        }
-        for task in rows:
-            table[task[0]] = dict(zip(_TASK_KEYS, task, strict=True))
+        table: dict[str, Any] = {}
+        if row is not None and row[0] is not None:  # since version 3: pending tasks have none
+            names = json.loads(row[0])
+            table.update(zip(names, map(_pending_row, names), strict=True))
+        table.update(zip(map(itemgetter(0), rows), rows, strict=True))
         return table
 
     def _replayed(
         self, number: int, *, tasks: bool = True, attempts: bool = True
-    ) -> tuple[
-        dict[str, dict[str, Any]],
-        dict[tuple[str, int], dict[str, Any]],
-        set[str],
-        set[tuple[str, int]],
-        int,
-    ]:
+    ) -> tuple[dict[str, Any], dict[tuple[str, int], Any], set[str], set[tuple[str, int]], int]:
         """The task and attempt snapshots brought up to date by the events logged after them
-        (read in one transaction), which rows the replay changed, and the last sequence."""
+        (read in one transaction), which rows the replay changed, and the last sequence.
+
+        Rows stay tuples as read (tens of thousands of them); only a row the replay changes
+        becomes a dict. Attempts come by task and number."""
         with self._reading():
             snapshot_row = self._one("SELECT snapshot_seq FROM sessions WHERE id = ?", (number,))
             snapshot = snapshot_row[0] if snapshot_row else 0
@@ -399,7 +387,8 @@ class Store:
             attempt_rows = (
                 self._all(
                     "SELECT task, number, outcome, started_at, ended_at, exit_code, reason, "
-                    "worker, pid, log_path FROM attempts WHERE session_id = ?",
+                    "worker, pid, log_path FROM attempts WHERE session_id = ? "
+                    "ORDER BY task, number",
                     (number,),
                     plain=True,
                 )
@@ -407,26 +396,35 @@ class Store:
                 else []
             )
             later = self._logged_after(number, snapshot)
-        attempt_map = {
-            (row[0], row[1]): dict(zip(_ATTEMPT_KEYS, row, strict=True)) for row in attempt_rows
-        }
+        attempt_map: dict[tuple[str, int], Any] = dict(
+            zip(map(_KEY, attempt_rows), attempt_rows, strict=True)
+        )
+        added = False
         changed_tasks: set[str] = set()
         changed_attempts: set[tuple[str, int]] = set()
         for event in later:
             if event.kind is not EventKind.TASK_STATE:
                 continue
             data = event.data
-            task = task_map.get(event.task or "")
+            name = event.task or ""
+            task = task_map.get(name)
             if task is not None:
+                if type(task) is tuple:
+                    task = task_map[name] = dict(zip(_TASK_KEYS, task, strict=True))
                 apply_task_event(task, event)
-                changed_tasks.add(task["name"])
+                changed_tasks.add(name)
             if attempts and ("outcome" in data or "log" in data):
-                key = (event.task or "", event.attempt or 0)
+                key = (name, event.attempt or 0)
                 record = attempt_map.get(key)
                 if record is None:
                     record = attempt_map[key] = blank_attempt(*key)
+                    added = True
+                elif type(record) is tuple:
+                    record = attempt_map[key] = dict(zip(_ATTEMPT_KEYS, record, strict=True))
                 apply_attempt_event(record, event)
                 changed_attempts.add(key)
+        if added:
+            attempt_map = {key: attempt_map[key] for key in sorted(attempt_map)}
         last = later[-1].seq if later else snapshot
         return task_map, attempt_map, changed_tasks, changed_attempts, last
 
@@ -440,8 +438,18 @@ class Store:
         latest logged event."""
         _, found, _, _, _ = self._replayed(_session_number(session_id), tasks=False)
         return [
-            AttemptRecord(**found[key]) for key in sorted(found) if task is None or key[0] == task
+            _attempt_record(row) for key, row in found.items() if task is None or key[0] == task
         ]
+
+    def tasks_and_attempts(
+        self, session_id: int | str
+    ) -> tuple[list[TaskRecord], list[AttemptRecord]]:
+        """:meth:`tasks` and :meth:`attempts` from one read and one replay of the log."""
+        task_map, found, _, _, _ = self._replayed(_session_number(session_id))
+        return (
+            list(map(_task_record, task_map.values())),
+            list(map(_attempt_record, found.values())),
+        )
 
     def require_task(self, session_id: int | str, task: str) -> None:
         """Raise :class:`UnknownTaskError` unless the session has ``task``."""
@@ -491,7 +499,10 @@ class Store:
                 [{"sid": number, **attempts[key]} for key in changed_attempts],
             )
             db.execute("UPDATE sessions SET snapshot_seq = ? WHERE id = ?", (last, number))
-        return list(tasks.values()), [attempts[key] for key in sorted(attempts)]
+        return (
+            [_as_dict(task, _TASK_KEYS) for task in tasks.values()],
+            [_as_dict(attempt, _ATTEMPT_KEYS) for attempt in attempts.values()],
+        )
 
     # -- events, samples ---------------------------------------------------------------
 
@@ -578,6 +589,7 @@ def _session_number(session_id: int | str) -> int:
         raise UnknownSessionError(session_id) from None
 
 
+_KEY = itemgetter(0, 1)
 _TASK_KEYS = ("name", "state", "attempts", "budget_from", "held", "reason")
 _ATTEMPT_KEYS = (
     "task",
@@ -650,7 +662,23 @@ def apply_attempt_event(record: dict[str, Any], event: Event) -> None:
         record["reason"] = data.get("attempt_reason", "")
 
 
-def _task_record(task: Mapping[str, Any]) -> TaskRecord:
+def _pending_row(name: str) -> tuple[Any, ...]:
+    return (name, "pending", 0, 0, 0, "")
+
+
+def _as_dict(row: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+    if type(row) is tuple:
+        return dict(zip(keys, row, strict=True))
+    return row  # type: ignore[no-any-return]
+
+
+def _attempt_record(row: Any) -> AttemptRecord:
+    return AttemptRecord(*row) if type(row) is tuple else AttemptRecord(**row)
+
+
+def _task_record(task: Any) -> TaskRecord:
+    if type(task) is tuple:
+        return TaskRecord(task[0], task[1], task[2], task[3], bool(task[4]), task[5])
     return TaskRecord(
         task["name"],
         task["state"],

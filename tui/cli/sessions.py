@@ -105,9 +105,9 @@ def show_status(args: argparse.Namespace) -> int:
     """Print one session's tasks."""
     store = open_store(args)
     record = store.session(args.session)
-    tasks = store.tasks(record.id)
+    tasks, attempts = store.tasks_and_attempts(record.id)
     last: dict[str, Any] = {}
-    for attempt in store.attempts(record.id):
+    for attempt in attempts:
         last[attempt.task] = attempt
     if args.json:
         document = {
