@@ -6,6 +6,7 @@ import io
 import json
 import os
 import pickle
+import sqlite3
 from pathlib import Path
 from types import MappingProxyType
 
@@ -14,7 +15,7 @@ import pytest
 from engine.event_codec import decode_events, encode_events
 from engine.events import Event, EventKind
 from engine.model import AttemptOutcome, SessionStatus, TaskStatus
-from engine.schema import db_path
+from engine.schema import MIGRATIONS, db_path
 from engine.store import Store
 from tests.engine_support import start
 
@@ -104,3 +105,54 @@ async def test_snapshot_tables_match_a_replay_of_the_log(tmp_path: Path) -> None
         (2, "failed", 3),
     ]
     assert all(a.started_at and a.ended_at and a.log_path for a in snapshot[1])
+
+
+def test_a_version_2_session_reads_after_migrating(tmp_path: Path) -> None:
+    """Before version 3 a session had a row per task and JSON event chunks."""
+    path = tmp_path / "state.db"
+    old = sqlite3.connect(path, isolation_level=None)
+    for script in MIGRATIONS[:2]:
+        for statement in script.split(";"):
+            if statement.strip():
+                old.execute(statement)
+    old.execute("PRAGMA user_version = 2")
+    old.execute(
+        "INSERT INTO sessions (project, workflow, params, definition, project_root, status, "
+        "created_at, last_seq, counts) VALUES ('p', 'w', '{}', '{}', '/x', 'completed', 1.0, "
+        "3, '{}')"
+    )
+    for position, name in enumerate(["a", "b"]):
+        old.execute(
+            "INSERT INTO tasks (session_id, name, state, updated_at, position) "
+            "VALUES (1, ?, 'pending', 1.0, ?)",
+            (name, position),
+        )
+    chunk = [
+        [1, 1.0, "1", "task_state", "a", 1, {"state": "running", "log": "/l", "pid": 5}],
+        [
+            2,
+            2.0,
+            "1",
+            "task_state",
+            "a",
+            1,
+            {"state": "completed", "outcome": "succeeded", "exit_code": 0},
+        ],
+        [3, 3.0, "1", "task_state", "b", None, {"state": "ready", "previous": "pending"}],
+    ]
+    old.execute("INSERT INTO events VALUES (1, 1, 3, ?)", (json.dumps(chunk),))
+    old.close()
+    store = Store(path)
+    assert [(t.name, t.state) for t in store.tasks(1)] == [("a", "completed"), ("b", "ready")]
+    (attempt,) = store.attempts(1)
+    assert (attempt.task, attempt.outcome, attempt.exit_code, attempt.pid) == (
+        "a",
+        "succeeded",
+        0,
+        5,
+    )
+    assert [event.seq for event in store.events(1)] == [1, 2, 3]
+    tasks, attempts = store.compact(1)
+    assert [t["state"] for t in tasks] == ["completed", "ready"] and len(attempts) == 1
+    assert [(t.name, t.state) for t in store.tasks(1)] == [("a", "completed"), ("b", "ready")]
+    store.close()
