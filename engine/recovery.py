@@ -98,35 +98,34 @@ def adopt(
 
 
 def _restored(
-    tasks: list[dict[str, Any]], attempts: list[dict[str, Any]]
+    tasks: list[tuple[Any, ...]], attempts: list[tuple[Any, ...]]
 ) -> dict[str, RestoredTask]:
-    """What the scheduler needs of each task, from the compacted rows (attempts sorted by
-    task and number)."""
-    by_task: dict[str, list[dict[str, Any]]] = {}
+    """What the scheduler needs of each task, from the compacted rows (tuples in the order of
+    TaskRecord's and AttemptRecord's fields; attempts sorted by task and number)."""
+    by_task: dict[str, list[tuple[Any, ...]]] = {}
     for attempt in attempts:
-        by_task.setdefault(attempt["task"], []).append(attempt)
+        by_task.setdefault(attempt[0], []).append(attempt)
     restored = {}
-    no_history: list[dict[str, Any]] = []
-    for task in tasks:
-        name = task["name"]
+    no_history: list[tuple[Any, ...]] = []
+    for name, state_text, attempts_made, budget_from, held, _ in tasks:
         history = by_task.get(name, no_history)
-        state = _STATES[task["state"]]
+        state = _STATES[state_text]
         lost: int | None = None
         results = []
         for attempt in history:
-            if attempt["outcome"] is None:
-                lost = attempt["number"]
+            if attempt[2] is None:
+                lost = attempt[1]
             else:
                 results.append(_result(name, attempt))
         if lost is None and state is TaskStatus.RUNNING:
-            lost = max(task["attempts"], 1)
+            lost = max(attempts_made, 1)
         # Positional (state, attempts, budget_from, held, lost_attempt, history): a resumed
         # session builds tens of thousands.
         restored[name] = RestoredTask(
             state,
-            max(task["attempts"], history[-1]["number"] if history else 0),
-            task["budget_from"],
-            bool(task["held"]),
+            max(attempts_made, history[-1][1] if history else 0),
+            budget_from,
+            bool(held),
             lost,
             tuple(results),
         )
@@ -137,29 +136,26 @@ _STATES = {state.value: state for state in TaskStatus}
 _OUTCOMES = {outcome.value: outcome for outcome in AttemptOutcome}
 
 
-def _result(task: str, attempt: dict[str, Any]) -> TaskResult:
-    outcome = _OUTCOMES[attempt["outcome"]]
+def _result(task: str, attempt: tuple[Any, ...]) -> TaskResult:
+    _, number, outcome_text, started_at, ended_at, exit_code, reason, _, _, log_path = attempt
+    outcome = _OUTCOMES[outcome_text]
     return TaskResult(
         task,
         TaskStatus.COMPLETED if outcome is AttemptOutcome.SUCCEEDED else TaskStatus.FAILED,
-        attempt["number"],
+        number,
         outcome,
-        attempt["exit_code"],
-        attempt["reason"],
+        exit_code,
+        reason,
         None,
-        attempt["started_at"],
-        attempt["ended_at"],
-        attempt["log_path"],
+        started_at,
+        ended_at,
+        log_path,
     )
 
 
-def _lost_pids(attempts: list[dict[str, Any]], restored: dict[str, RestoredTask]) -> list[int]:
+def _lost_pids(attempts: list[tuple[Any, ...]], restored: dict[str, RestoredTask]) -> list[int]:
     lost = {(name, task.lost_attempt) for name, task in restored.items() if task.lost_attempt}
-    return [
-        attempt["pid"]
-        for attempt in attempts
-        if attempt["pid"] and (attempt["task"], attempt["number"]) in lost
-    ]
+    return [attempt[8] for attempt in attempts if attempt[8] and attempt[:2] in lost]
 
 
 def _end_leftover(pgid: int, session_id: str) -> None:

@@ -459,12 +459,12 @@ class Store:
         if task not in names:
             raise UnknownTaskError(task, list(names))
 
-    def compact(self, session_id: int | str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def compact(self, session_id: int | str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         """Fold the events logged since the last snapshot into the task and attempt tables;
-        return every task and attempt as they now stand, as dicts of the fields of
-        :class:`TaskRecord` and :class:`AttemptRecord` (tasks in definition order, attempts
-        by task and number: a resumed session has tens of thousands, and records of them
-        would only be taken apart again).
+        return every task and attempt as they now stand, as tuples of the fields of
+        :class:`TaskRecord` and :class:`AttemptRecord` in their order (tasks in definition
+        order, attempts by task and number: a resumed session has tens of thousands, and
+        records of them would only be taken apart again).
 
         Done before a session changes owner: the new owner's snapshots only cover what it
         changes itself, so what the old owner logged after its last snapshot must be in the
@@ -500,8 +500,8 @@ class Store:
             )
             db.execute("UPDATE sessions SET snapshot_seq = ? WHERE id = ?", (last, number))
         return (
-            [_as_dict(task, _TASK_KEYS) for task in tasks.values()],
-            [_as_dict(attempt, _ATTEMPT_KEYS) for attempt in attempts.values()],
+            [_as_tuple(task, _TASK_KEYS) for task in tasks.values()],
+            [_as_tuple(attempt, _ATTEMPT_KEYS) for attempt in attempts.values()],
         )
 
     # -- events, samples ---------------------------------------------------------------
@@ -666,10 +666,10 @@ def _pending_row(name: str) -> tuple[Any, ...]:
     return (name, "pending", 0, 0, 0, "")
 
 
-def _as_dict(row: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+def _as_tuple(row: Any, keys: tuple[str, ...]) -> tuple[Any, ...]:
     if type(row) is tuple:
-        return dict(zip(keys, row, strict=True))
-    return row  # type: ignore[no-any-return]
+        return row  # type: ignore[no-any-return]
+    return tuple(map(row.__getitem__, keys))
 
 
 def _attempt_record(row: Any) -> AttemptRecord:

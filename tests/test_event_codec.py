@@ -153,6 +153,6 @@ def test_a_version_2_session_reads_after_migrating(tmp_path: Path) -> None:
     )
     assert [event.seq for event in store.events(1)] == [1, 2, 3]
     tasks, attempts = store.compact(1)
-    assert [t["state"] for t in tasks] == ["completed", "ready"] and len(attempts) == 1
+    assert [t[1] for t in tasks] == ["completed", "ready"] and len(attempts) == 1
     assert [(t.name, t.state) for t in store.tasks(1)] == [("a", "completed"), ("b", "ready")]
     store.close()
