@@ -10,12 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from textual.pilot import Pilot
+from textual.widgets import Input, Static
 
 from engine.model import TaskStatus
 from tests.test_cli_foundation import FORMICARY
 from tui.app import FormicaryApp
 from tui.screens.main import MainScreen
 from tui.screens.sessions import SessionsScreen
+from tui.screens.start import StartScreen
 from tui.widgets.graph import DagGraph
 from tui.widgets.project_tree import ProjectTree
 from tui.widgets.queue import TaskQueue
@@ -96,6 +98,33 @@ async def test_retry_after_fixing_makes_the_chaos_task_pass(samples: Path) -> No
         await pilot.press("x")
         await pilot.press("y")
         await until(pilot, lambda: main.view.finished)
+
+
+async def test_start_with_options_uses_the_parameters_entered(samples: Path) -> None:
+    app = FormicaryApp(samples)
+    async with app.run_test(size=SIZE) as pilot:
+        main = await open_workflow(pilot, "chaos", "demo")
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(app.screen, StartScreen))
+        field = app.screen.query_one("#param-long_seconds", Input)
+        assert field.value == "60"
+        field.value = "soon"
+        await pilot.press("enter")
+        error = app.screen.query_one("#error", Static)
+        await until(pilot, lambda: "long_seconds=soon: expected an integer" in str(error.render()))
+        assert isinstance(app.screen, StartScreen) and main.current is None
+        field.value = "1"
+        app.screen.query_one("#max-parallel", Input).value = "2"
+        await pilot.press("enter")
+        await until(pilot, lambda: main.current is not None and main.view.finished)
+        assert main.current.handle is not None
+        scheduler = main.current.handle.scheduler
+        assert scheduler.params["long_seconds"] == 1 and scheduler.max_parallel == 2
+        assert state(main, "long_job") is TaskStatus.COMPLETED
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(app.screen, StartScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
 
 
 async def test_cancel_a_long_task_after_confirming(samples: Path) -> None:

@@ -283,12 +283,29 @@ class EngineBridge:
         return None
 
     def start(
-        self, project: ProjectSpec, workflow: WorkflowSpec, params: dict[str, Any] | None = None
+        self,
+        project: ProjectSpec,
+        workflow: WorkflowSpec,
+        params: dict[str, Any] | None = None,
+        *,
+        executor: str | None = None,
+        scheduler: str | None = None,
+        max_parallel: int | None = None,
     ) -> WatchedSession:
-        """Run ``workflow`` in this process (persisted) and watch it."""
+        """Run ``workflow`` in this process (persisted) and watch it; ``executor``
+        (``local`` or ``dask``, with a ``scheduler`` address) overrides the workflow's."""
         from engine.runtime import start_session
 
-        handle = start_session(project, workflow, params or {}, workspace=self.root, persist=True)
+        handle = start_session(
+            project,
+            workflow,
+            params or {},
+            workspace=self.root,
+            persist=True,
+            executor=executor,
+            scheduler=scheduler,
+            max_parallel=max_parallel,
+        )
         return self._embed(handle)
 
     def adopt(self, session_id: str | None) -> WatchedSession:

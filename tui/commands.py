@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Start the selected workflow", "start", "s"),
+    ("Start the selected workflow with options (parameters, executor)", "start_options", "o"),
     ("Pause or resume the session", "pause", "p"),
     ("Retry the selected task", "retry", "r"),
     ("Retry every failed task", "retry_all", "R"),

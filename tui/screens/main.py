@@ -15,9 +15,11 @@ from textual.widgets import Footer, Input, Log
 
 from engine.errors import FormicaryError
 from engine.model import TaskStatus
+from engine.specs import ProjectSpec, WorkflowSpec
 from tui.bridge import EngineBridge, WatchedSession
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.sessions import SessionsScreen
+from tui.screens.start import StartOptions, StartScreen
 from tui.screens.task_detail import TaskDetailScreen
 from tui.state import Changes, SessionView
 from tui.widgets.error_pane import ErrorPane
@@ -48,6 +50,7 @@ class MainScreen(Screen[None]):
 
     BINDINGS = [
         Binding("s", "start", "Start", id="main.start"),
+        Binding("o", "start_options", "Start…", id="main.start_options"),
         Binding("p", "pause", "Pause", id="main.pause"),
         Binding("r", "retry", "Retry", id="main.retry"),
         Binding("R", "retry_all", "Retry failed", show=False, id="main.retry_all"),
@@ -339,23 +342,52 @@ class MainScreen(Screen[None]):
         if outcome != "ok":
             self.notify(f"{what}: {outcome}")
 
-    def action_start(self) -> None:
-        """Start the selected workflow in this process."""
-        if self._selected is None:
-            self.notify("Select a workflow first.")
+    def action_start(self, options: StartOptions | None = None) -> None:
+        """Start the selected workflow in this process (with its defaults, or ``options``)."""
+        selected = self._selected_spec()
+        if selected is None:
             return
-        project_name, workflow_name = self._selected
-        project = self.bridge.workspace.projects.get(project_name)
-        if project is None or workflow_name not in project.workflows:
-            self.notify(f"{project_name}:{workflow_name} is no longer defined", severity="error")
-            return
+        project, workflow = selected
+        chosen = options or StartOptions()
         try:
-            watched = self.bridge.start(project, project.workflows[workflow_name])
+            watched = self.bridge.start(
+                project,
+                workflow,
+                chosen.params,
+                executor=chosen.executor if options is not None else None,
+                scheduler=chosen.scheduler,
+                max_parallel=chosen.max_parallel,
+            )
         except FormicaryError as error:
             self.notify(str(error), severity="error")
             return
         self.show_session(watched)
-        self.notify(f"session {watched.session_id}: {project_name}:{workflow_name} started")
+        self.notify(f"session {watched.session_id}: {project.name}:{workflow.name} started")
+
+    def action_start_options(self) -> None:
+        """Ask for parameters, executor and parallelism, then start the selected workflow."""
+        selected = self._selected_spec()
+        if selected is None:
+            return
+        project, workflow = selected
+
+        def started(options: StartOptions | None) -> None:
+            if options is not None:
+                self.action_start(options)
+
+        self.app.push_screen(StartScreen(project.name, workflow), started)
+
+    def _selected_spec(self) -> tuple[ProjectSpec, WorkflowSpec] | None:
+        """The selected workflow's specs, or None (after saying why)."""
+        if self._selected is None:
+            self.notify("Select a workflow first.")
+            return None
+        project_name, workflow_name = self._selected
+        project = self.bridge.workspace.projects.get(project_name)
+        if project is None or workflow_name not in project.workflows:
+            self.notify(f"{project_name}:{workflow_name} is no longer defined", severity="error")
+            return None
+        return project, project.workflows[workflow_name]
 
     async def action_pause(self) -> None:
         """Pause the session, or resume it when paused."""
