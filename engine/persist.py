@@ -239,19 +239,27 @@ class Persister:
         entered = list(map(str, map(_STATE, datas)))
         self._entered.update(entered)
         self._left.update(map(str, map(_PREVIOUS, datas)))
+        # A task's row is its last event's: build rows for those only.
+        last = dict(zip(names, range(len(names)), strict=True))
+        if 1 < len(last) < len(names):
+            pick = itemgetter(*last.values())
+            columns = [list(last), pick(entered), pick(numbers), pick(datas), pick(times)]
+        else:
+            columns = [names, entered, numbers, datas, times]
+        task_names, task_states, task_numbers, task_datas, task_times = columns
         rows = zip(
             sid,
-            names,
-            entered,
-            numbers,
-            map(_HELD, datas),
-            map(_REASON, datas),
-            map(_BUDGET, datas),
-            times,
-            map(self._positions.get, names),
+            task_names,
+            task_states,
+            task_numbers,
+            map(_HELD, task_datas),
+            map(_REASON, task_datas),
+            map(_BUDGET, task_datas),
+            task_times,
+            map(self._positions.get, task_names),
             strict=False,  # `sid` repeats without end
         )
-        self._latest.update(zip(names, rows, strict=True))
+        self._latest.update(zip(task_names, rows, strict=False))
         for key, into in (("log", self._starts), ("outcome", self._ends)):
             flags = list(map(contains, datas, repeat(key)))
             if not any(flags):
