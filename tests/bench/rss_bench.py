@@ -7,11 +7,12 @@ before) as specs and runs it to completion with ``start_session`` (``monitor_int
 The child also reports its RSS after imports, after building the specs and at the end, so a
 failure shows which stage holds the memory.
 
-Bar: peak RSS <= 300 MB.
+Bar: peak RSS <= 300 MB. ``--persist`` runs the session persisted (``persist=True``, the
+store in the temporary workspace), with the same bar.
 
 Prints one JSON line on stdout; progress goes to stderr.
 
-    python tests/bench/rss_bench.py [--quick]
+    python tests/bench/rss_bench.py [--quick] [--persist]
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def child(layers: int, max_parallel: int) -> None:
+def child(layers: int, max_parallel: int, persist: bool = False) -> None:
     """The workload: build and run the DAG, then print stage RSS figures as JSON."""
     import asyncio
     import tempfile
@@ -65,7 +66,9 @@ def child(layers: int, max_parallel: int) -> None:
 
         async def run() -> tuple[str, float]:
             started = time.perf_counter()
-            handle = start_session(project, workflow, workspace=root / "ws", monitor_interval=None)
+            handle = start_session(
+                project, workflow, workspace=root / "ws", monitor_interval=None, persist=persist
+            )
             status = await handle.wait()
             elapsed = time.perf_counter() - started
             stages["finished"] = rss_mb()
@@ -83,11 +86,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="20,000 tasks instead of 100,000")
     parser.add_argument("--layers", type=int, default=None)
     parser.add_argument("--max-parallel", type=int, default=16)
+    parser.add_argument("--persist", action="store_true", help="run the session persisted")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     layers = args.layers or (200 if args.quick else 1000)
     if args.child:
-        child(layers, args.max_parallel)
+        child(layers, args.max_parallel, args.persist)
         return
 
     progress(f"child run: {layers * WIDTH} tasks at max_parallel={args.max_parallel} ...")
@@ -99,6 +103,7 @@ def main() -> None:
         str(layers),
         "--max-parallel",
         str(args.max_parallel),
+        *(["--persist"] if args.persist else []),
     ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
@@ -117,6 +122,7 @@ def main() -> None:
                 "quick": args.quick,
                 "tasks": report["tasks"],
                 "max_parallel": args.max_parallel,
+                "persist": args.persist,
                 "runs": 1,
                 "peak_rss_mb": round(peak_mb, 1),
                 "ru_maxrss_mb": round(ru_maxrss_mb, 1),
