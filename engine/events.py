@@ -7,7 +7,6 @@ in ``dropped``) instead of slowing the engine, and can rebuild its view from a s
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -71,6 +70,8 @@ class Subscription:
         self._queue: deque[Event] = deque()
         self._maxsize = maxsize
         self._kinds = kinds
+        import asyncio  # here: readers of the store (formicary status) never need it
+
         self._ready = asyncio.Event()
         self.dropped = 0
         self.closed = False

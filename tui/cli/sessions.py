@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
-from rich.text import Text
-
 from engine.errors import UsageError
 from engine.model import SessionStatus, TaskStatus
 from engine.store import SessionRecord, Store
-from tui.cli.output import make_console
-from tui.glyphs import STYLES, glyph
+
+# Rich and the glyphs are imported where a table is printed:
+# `status --json` polled by scripts every second pays only for reading the store.
 
 
 def open_store(args: argparse.Namespace) -> Store:
@@ -68,6 +65,11 @@ def list_sessions(args: argparse.Namespace) -> int:
             )
         )
         return 0
+    from rich.table import Table
+    from rich.text import Text
+
+    from tui.cli.output import make_console
+
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in (
         "id",
@@ -126,6 +128,12 @@ def show_status(args: argparse.Namespace) -> int:
         }
         print(json.dumps(document, indent=2 if sys.stdout.isatty() else None))
         return 0
+    from rich.table import Table
+    from rich.text import Text
+
+    from tui.cli.output import make_console
+    from tui.glyphs import STYLES, glyph
+
     console = make_console()
     console.print(
         f"session {record.id}: {record.project}:{record.workflow} · {record.shown_status} · "
@@ -171,7 +179,7 @@ def show_logs(args: argparse.Namespace) -> int:
     path = Path(chosen.log_path or "")
     offset = _print_from(path, 0)
     if args.follow:
-        asyncio.run(_follow(store, record.id, args.task, chosen.number, path, offset))
+        _follow(store, record.id, args.task, chosen.number, path, offset)
     elif offset == 0:
         print(f"(attempt {chosen.number} of {args.task} printed nothing)", file=sys.stderr)
     return 0
@@ -189,9 +197,8 @@ def _print_from(path: Path, offset: int) -> int:
     return offset + len(data)
 
 
-async def _follow(
-    store: Store, session_id: int, task: str, number: int, path: Path, offset: int
-) -> None:
+def _follow(store: Store, session_id: int, task: str, number: int, path: Path, offset: int) -> None:
+    """Print what the attempt writes, like ``tail -f``, until it or its session ends."""
     while True:
         finished = any(
             a.number == number and a.outcome is not None for a in store.attempts(session_id, task)
@@ -206,4 +213,4 @@ async def _follow(
         ):
             _print_from(path, offset)
             return
-        await asyncio.sleep(0.2)
+        time.sleep(0.2)
