@@ -21,7 +21,7 @@ from engine.events import EventBus
 from engine.model import AttemptOutcome, SessionStatus, TaskResult, TaskStatus
 from engine.persist import Persister
 from engine.processes import signal_group
-from engine.runtime import local_executors, logs_root
+from engine.runtime import executors_for, logs_root
 from engine.scheduler import RestoredTask, Scheduler
 from engine.spec_snapshot import load_snapshot
 from engine.store import SessionRecord, Store, db_path
@@ -59,9 +59,13 @@ def adopt(
 ) -> SessionHandle:
     """Take over ``record`` in this process and continue it on the running loop.
 
+    The session keeps its executor: a Dask session is continued on Dask (on a local cluster,
+    as the scheduler address it ran against is not recorded).
+
     Raises:
-        UsageError: Another process claimed it first.
+        UsageError: Another process claimed it first, or its executor cannot be used here.
     """
+    executors = executors_for(record.executor)
     if not store.claim(record.id, record.heartbeat):
         raise UsageError(f"session {record.id} was just taken over by another process")
     tasks, attempts = store.compact(record.id)
@@ -72,6 +76,7 @@ def adopt(
     restored = _restored(tasks, attempts)
     for number_pid in _lost_pids(attempts, restored):
         _end_leftover(number_pid, sid)
+    _end_unnumbered(attempts, restored, sid, str(root))
     bus = EventBus()
     bus.start_at(sid, store.last_seq(record.id))
     scheduler = Scheduler(
@@ -80,7 +85,7 @@ def adopt(
         workflow,
         record.params,
         bus=bus,
-        executors=local_executors(),
+        executors=executors,
         log_dir=logs_root(workspace) / sid,
         max_parallel=record.max_parallel,
         monitor_interval=monitor_interval,
@@ -171,3 +176,33 @@ def _end_leftover(pgid: int, session_id: str) -> None:
         log.info("ending process group %s left by the lost attempt", pgid)
         signal_group(pgid, 9)
         return
+
+
+def _end_unnumbered(
+    attempts: list[tuple[Any, ...]], restored: dict[str, RestoredTask], sid: str, root: str
+) -> None:
+    """SIGKILL the process groups of lost attempts that had no process id of their own here
+    (run by a Dask worker of a local cluster that died with the engine), found by the
+    session, project folder, task and attempt in their environment."""
+    lost = {(name, task.lost_attempt) for name, task in restored.items() if task.lost_attempt}
+    wanted = {(attempt[0], str(attempt[1])) for attempt in attempts if not attempt[8]} & {
+        (name, str(number)) for name, number in lost
+    }
+    if not wanted:
+        return
+    groups: set[int] = set()
+    for process in psutil.process_iter():
+        try:
+            environment = process.environ()
+            if (
+                environment.get("FORMICARY_SESSION") == sid
+                and environment.get("FORMICARY_PROJECT_DIR") == root
+                and (environment.get("FORMICARY_TASK"), environment.get("FORMICARY_ATTEMPT"))
+                in wanted
+            ):
+                groups.add(os.getpgid(process.pid))
+        except (ProcessLookupError, psutil.Error):
+            continue
+    for group in groups:
+        log.info("ending process group %s left by a lost attempt of session %s", group, sid)
+        signal_group(group, 9)

@@ -443,3 +443,56 @@ def test_the_base_install_does_not_import_distributed(samples: Path) -> None:
         cwd=REPO,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_resume_after_the_engine_is_killed_ends_what_its_cluster_left(tmp_path: Path) -> None:
+    project = tmp_path / "crashy"
+    project.mkdir()
+    (project / "formicary.toml").write_text(
+        textwrap.dedent(
+            """
+            [project]
+            name = "crashy"
+            [workflows.w]
+            executor = "dask"
+            [workflows.w.tasks.long]
+            run = "echo $$ > started; sleep 60"
+            """
+        )
+    )
+    engine = subprocess.Popen(
+        [FORMICARY, "-w", str(tmp_path), "run", "crashy", "--plain"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    started = project / "started"
+    deadline = time.monotonic() + DEADLINE
+    while not started.exists() or not started.read_text().strip():
+        assert time.monotonic() < deadline and engine.poll() is None, "the task never started"
+        time.sleep(0.05)
+    group = int(started.read_text())
+    engine.kill()  # kill -9 the engine; its local cluster dies, the task's shell stays
+    engine.wait(30)
+    resumed = subprocess.run(
+        [FORMICARY, "-w", str(tmp_path), "resume", "--plain"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert resumed.returncode == 1, resumed.stdout + resumed.stderr  # lost, no retries: failed
+    assert "lost" in subprocess.run(
+        [FORMICARY, "-w", str(tmp_path), "status", "1"], capture_output=True, text=True, check=True
+    ).stdout
+    deadline = time.monotonic() + DEADLINE
+    while any(_in_group(pid, group) for pid in psutil.pids()):
+        assert time.monotonic() < deadline, "the lost attempt's processes were not ended"
+        time.sleep(0.05)
+
+
+def _in_group(pid: int, group: int) -> bool:
+    try:
+        return os.getpgid(pid) == group and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except (ProcessLookupError, psutil.Error):
+        return False
