@@ -25,6 +25,7 @@ from engine.runtime import executors_for, logs_root
 from engine.scheduler import RestoredTask, Scheduler
 from engine.spec_snapshot import load_snapshot
 from engine.store import SessionRecord, Store, db_path
+from engine.task_runs import SATISFIED
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def adopt(
     restored = _restored(tasks, attempts)
     for number_pid in _lost_pids(attempts, restored):
         _end_leftover(number_pid, sid)
-    _end_unnumbered(attempts, restored, sid, str(root))
+    _end_unfinished(restored, sid, str(root))
     bus = EventBus()
     bus.start_at(sid, store.last_seq(record.id))
     scheduler = Scheduler(
@@ -178,17 +179,15 @@ def _end_leftover(pgid: int, session_id: str) -> None:
         return
 
 
-def _end_unnumbered(
-    attempts: list[tuple[Any, ...]], restored: dict[str, RestoredTask], sid: str, root: str
-) -> None:
-    """SIGKILL the process groups of lost attempts that had no process id of their own here
-    (run by a Dask worker of a local cluster that died with the engine), found by the
-    session, project folder, task and attempt in their environment."""
-    lost = {(name, task.lost_attempt) for name, task in restored.items() if task.lost_attempt}
-    wanted = {(attempt[0], str(attempt[1])) for attempt in attempts if not attempt[8]} & {
-        (name, str(number)) for name, number in lost
-    }
-    if not wanted:
+def _end_unfinished(restored: dict[str, RestoredTask], sid: str, root: str) -> None:
+    """SIGKILL what still runs of the session's unfinished tasks on this machine, found by
+    session, project folder and task in the processes' environment.
+
+    The store knows the process of an attempt only once its start was committed: one that
+    began just before its engine died, or that ran on a Dask worker of a local cluster that
+    died with the engine, has no recorded process id, yet may still run."""
+    unfinished = {name for name, task in restored.items() if task.state not in SATISFIED}
+    if not unfinished:
         return
     groups: set[int] = set()
     for process in psutil.process_iter():
@@ -197,12 +196,11 @@ def _end_unnumbered(
             if (
                 environment.get("FORMICARY_SESSION") == sid
                 and environment.get("FORMICARY_PROJECT_DIR") == root
-                and (environment.get("FORMICARY_TASK"), environment.get("FORMICARY_ATTEMPT"))
-                in wanted
+                and environment.get("FORMICARY_TASK") in unfinished
             ):
                 groups.add(os.getpgid(process.pid))
         except (ProcessLookupError, psutil.Error):
             continue
     for group in groups:
-        log.info("ending process group %s left by a lost attempt of session %s", group, sid)
+        log.info("ending process group %s left by session %s", group, sid)
         signal_group(group, 9)

@@ -472,6 +472,9 @@ def test_resume_after_the_engine_is_killed_ends_what_its_cluster_left(tmp_path: 
         assert time.monotonic() < deadline and engine.poll() is None, "the task never started"
         time.sleep(0.05)
     group = int(started.read_text())
+    while _stored_state(tmp_path, "long") != "running":  # what the store knows is recovered
+        assert time.monotonic() < deadline and engine.poll() is None, "never recorded running"
+        time.sleep(0.05)
     engine.kill()  # kill -9 the engine; its local cluster dies, the task's shell stays
     engine.wait(30)
     resumed = subprocess.run(
@@ -482,9 +485,15 @@ def test_resume_after_the_engine_is_killed_ends_what_its_cluster_left(tmp_path: 
         check=False,
     )
     assert resumed.returncode == 1, resumed.stdout + resumed.stderr  # lost, no retries: failed
-    assert "lost" in subprocess.run(
-        [FORMICARY, "-w", str(tmp_path), "status", "1"], capture_output=True, text=True, check=True
-    ).stdout
+    assert (
+        "lost"
+        in subprocess.run(
+            [FORMICARY, "-w", str(tmp_path), "status", "1"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     deadline = time.monotonic() + DEADLINE
     while any(_in_group(pid, group) for pid in psutil.pids()):
         assert time.monotonic() < deadline, "the lost attempt's processes were not ended"
@@ -496,3 +505,16 @@ def _in_group(pid: int, group: int) -> bool:
         return os.getpgid(pid) == group and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except (ProcessLookupError, psutil.Error):
         return False
+
+
+def _stored_state(workspace: Path, task: str) -> str | None:
+    try:
+        store = Store.for_workspace(workspace, create=False)
+    except UsageError:
+        return None
+    try:
+        return next((t.state for t in store.tasks(1) if t.name == task), None)
+    except LookupError:
+        return None
+    finally:
+        store.close()
