@@ -321,19 +321,7 @@ class OrchestrationEngine:
             return self._thread.call(_live_tasks, live.handle)
         store = self._store()
         try:
-            record = store.session(session_id)
-            last = {attempt.task: attempt for attempt in store.attempts(record.id)}
-            return [
-                {
-                    "name": task.name,
-                    "state": task.state,
-                    "attempts": task.attempts,
-                    "exit_code": last[task.name].exit_code if task.name in last else None,
-                    "reason": task.reason,
-                    "held": task.held,
-                }
-                for task in store.tasks(record.id)
-            ]
+            return store.task_summaries(store.session(session_id).id)
         finally:
             store.close()
 

@@ -451,6 +451,23 @@ class Store:
             list(map(_attempt_record, found.values())),
         )
 
+    def task_summaries(self, session_id: int | str) -> list[dict[str, Any]]:
+        """Every task as ``status --json`` and the MCP tools report it: name, state, attempts,
+        the last attempt's exit code, reason, held."""
+        tasks, attempts = self.tasks_and_attempts(session_id)
+        exit_codes = {attempt.task: attempt.exit_code for attempt in attempts}
+        return [
+            {
+                "name": task.name,
+                "state": task.state,
+                "attempts": task.attempts,
+                "exit_code": exit_codes.get(task.name),
+                "reason": task.reason,
+                "held": task.held,
+            }
+            for task in tasks
+        ]
+
     def require_task(self, session_id: int | str, task: str) -> None:
         """Raise :class:`UnknownTaskError` unless the session has ``task``."""
         number = _session_number(session_id)

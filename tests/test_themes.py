@@ -379,7 +379,8 @@ async def test_the_app_starts_with_a_broken_theme_file_and_warns(workspace: Path
     app = FormicaryApp(workspace)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: any(isinstance(s, MainScreen) for s in app.screen_stack))
-        (warning,) = warnings_of(app)
+        await until(pilot, lambda: any("broken.toml" in w for w in warnings_of(app)))
+        (warning,) = [w for w in warnings_of(app) if "broken.toml" in w]
         assert "broken.toml:3: colors.primary" in warning
         assert "broken" not in app.available_themes
         assert "colorblind-safe" in app.available_themes

@@ -107,27 +107,12 @@ def show_status(args: argparse.Namespace) -> int:
     """Print one session's tasks."""
     store = open_store(args)
     record = store.session(args.session)
-    tasks, attempts = store.tasks_and_attempts(record.id)
-    last: dict[str, Any] = {}
-    for attempt in attempts:
-        last[attempt.task] = attempt
     if args.json:
-        document = {
-            **session_json(record),
-            "tasks": [
-                {
-                    "name": task.name,
-                    "state": task.state,
-                    "attempts": task.attempts,
-                    "exit_code": last[task.name].exit_code if task.name in last else None,
-                    "reason": task.reason,
-                    "held": task.held,
-                }
-                for task in tasks
-            ],
-        }
+        document = {**session_json(record), "tasks": store.task_summaries(record.id)}
         print(json.dumps(document, indent=2 if sys.stdout.isatty() else None))
         return 0
+    tasks, attempts = store.tasks_and_attempts(record.id)
+    last = {attempt.task: attempt for attempt in attempts}
     from rich.table import Table
     from rich.text import Text
 
