@@ -18,6 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tui.app import FormicaryApp
@@ -34,12 +35,23 @@ async def measure(workspace: Path, edits: int) -> list[float]:
     app = FormicaryApp(workspace)
     timings: list[float] = []
     async with app.run_test(size=(160, 50)) as pilot:
-        while not any(isinstance(s, MainScreen) for s in app.screen_stack):
-            await pilot.pause(0.01)
+
+        async def until(condition: Callable[[], bool], what: str) -> None:
+            deadline = time.monotonic() + 30
+            while not condition():
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the dashboard never {what}")
+                await pilot.pause(0.01)
+
+        await until(lambda: any(isinstance(s, MainScreen) for s in app.screen_stack), "started")
         main = next(s for s in app.screen_stack if isinstance(s, MainScreen))
-        main.query_one(ProjectTree).select_workflow("web-app", "ship")
-        while main.view is None or main.view.workflow.name != "ship":
-            await pilot.pause(0.01)
+        tree = main.query_one(ProjectTree)
+        # The definitions are read after the first paint: the tree fills a moment later.
+        await until(lambda: ("web-app", "ship") in tree.workflows, "listed web-app:ship")
+        tree.select_workflow("web-app", "ship")
+        await until(
+            lambda: main.view is not None and main.view.workflow.name == "ship", "showed ship"
+        )
         await pilot.pause(0.5)  # let the file watcher settle
         queue = main.query_one(TaskQueue)
         definition = workspace / "web_application" / "formicary.toml"
