@@ -26,6 +26,7 @@ from pathlib import Path
 
 from engine.definitions import display_path
 from engine.docs_text import code_block, md_code, md_table, md_text, mermaid_flowchart
+from engine.durations import took
 from engine.errors import DocsError
 from engine.params import format_value
 from engine.schema import db_path
@@ -342,7 +343,7 @@ class _Page:
                 md_text(run.workflow),
                 md_text(run.status),
                 _clock(run.started_at),
-                _took(run.started_at, run.ended_at),
+                took(run.started_at, run.ended_at),
                 f"{run.done}/{run.failed}/{run.total}",
             )
             for run in self.history.runs
@@ -503,14 +504,3 @@ def _declared_pools(spec: ProjectSpec) -> Sequence[str] | None:
 
 def _clock(at: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.gmtime(at)) if at else "-"
-
-
-def _took(start: float | None, end: float | None) -> str:
-    if start is None:
-        return "-"
-    seconds = (end or time.time()) - start
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    if seconds < 3600:
-        return f"{seconds // 60:.0f}m{seconds % 60:02.0f}s"
-    return f"{seconds // 3600:.0f}h{seconds % 3600 // 60:02.0f}m"

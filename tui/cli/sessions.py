@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from engine.durations import took
 from engine.errors import UsageError
 from engine.model import SessionStatus, TaskStatus
 from engine.store import SessionRecord, Store
@@ -24,17 +25,6 @@ def open_store(args: argparse.Namespace) -> Store:
 
 def _clock(at: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at)) if at else "-"
-
-
-def _took(start: float | None, end: float | None) -> str:
-    if start is None:
-        return "-"
-    seconds = (end or time.time()) - start
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    if seconds < 3600:
-        return f"{seconds // 60:.0f}m{seconds % 60:02.0f}s"
-    return f"{seconds // 3600:.0f}h{seconds % 3600 // 60:02.0f}m"
 
 
 def session_json(record: SessionRecord) -> dict[str, Any]:
@@ -93,7 +83,7 @@ def list_sessions(args: argparse.Namespace) -> int:
             record.workflow,
             Text(status, style=style),
             _clock(record.started_at or record.created_at),
-            _took(record.started_at, record.ended_at),
+            took(record.started_at, record.ended_at),
             f"{counts.get('completed', 0)}/{failed}/{record.total}",
             f"pid {record.owner_pid} alive" if record.owner_alive else "-",
         )
@@ -122,7 +112,7 @@ def show_status(args: argparse.Namespace) -> int:
     console = make_console()
     console.print(
         f"session {record.id}: {record.project}:{record.workflow} · {record.shown_status} · "
-        f"{_took(record.started_at, record.ended_at)}"
+        f"{took(record.started_at, record.ended_at)}"
     )
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("task", "state", "try", "exit", "took", "reason"):
@@ -138,7 +128,7 @@ def show_status(args: argparse.Namespace) -> int:
             ),
             str(task.attempts or "-"),
             "-" if attempt is None or attempt.exit_code is None else str(attempt.exit_code),
-            _took(attempt.started_at, attempt.ended_at) if attempt else "-",
+            took(attempt.started_at, attempt.ended_at) if attempt else "-",
             task.reason,
         )
     console.print(table)

@@ -15,6 +15,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from engine.durations import took
 from engine.model import TaskStatus
 from engine.specs import task_to_dict
 from tui.bridge import WatchedSession
@@ -112,7 +113,7 @@ class TaskDetailScreen(Screen[None]):
                         result.outcome.value if result.outcome else "-",
                         _text(result.exit_code),
                         _clock(result.started_at),
-                        _took(result.started_at, result.ended_at),
+                        took(result.started_at, result.ended_at),
                         result.reason,
                         result.log_path or "",
                         result.worker or "",
@@ -126,7 +127,7 @@ class TaskDetailScreen(Screen[None]):
                         "running",
                         "-",
                         _clock(current.started_at),
-                        _took(current.started_at, None),
+                        took(current.started_at, None),
                         "",
                         current.log_path or "",
                         current.worker or "",
@@ -146,7 +147,7 @@ class TaskDetailScreen(Screen[None]):
                     attempt.outcome or "running",
                     _text(attempt.exit_code),
                     _clock(attempt.started_at),
-                    _took(attempt.started_at, attempt.ended_at),
+                    took(attempt.started_at, attempt.ended_at),
                     attempt.reason,
                     attempt.log_path or "",
                     attempt.worker or "",
@@ -165,9 +166,3 @@ def _text(value: object) -> str:
 
 def _clock(at: float | None) -> str:
     return time.strftime("%H:%M:%S", time.localtime(at)) if at else "-"
-
-
-def _took(start: float | None, end: float | None) -> str:
-    if start is None:
-        return "-"
-    return f"{(end or time.time()) - start:.1f}s"

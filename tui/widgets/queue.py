@@ -26,6 +26,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from engine.durations import span
 from engine.model import TaskPriority, TaskStatus
 from tui.glyphs import GLYPHS, state_variable
 from tui.state import Changes, SessionView, TaskRow
@@ -66,19 +67,6 @@ Values = tuple[str, ...]
 """What a row shows, one string per column."""
 
 
-def _took(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    if seconds < 60:
-        return f"{seconds:.0f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    return f"{minutes // 60}h{minutes % 60:02d}m"
-
-
 def _bytes(size: float) -> str:
     for unit in ("B", "KB", "MB"):
         if size < 1024:
@@ -107,7 +95,7 @@ def _values_of(row: TaskRow, now: float) -> Values:
         row.priority,
         str(row.attempt) if row.attempt else "",
         _started(row.started_at),
-        _took(None if took is None else max(0.0, took)),
+        span(None if took is None else max(0.0, took), missing=""),
         _pool(row),
     )
 

@@ -1,0 +1,26 @@
+"""Durations as every view shows them: ``4.2s``, ``42s``, ``12m05s``, ``3h07m``."""
+
+from __future__ import annotations
+
+import time
+
+
+def span(seconds: float | None, missing: str = "-") -> str:
+    """``seconds`` in the shortest unit that keeps it readable (``missing`` when unknown)."""
+    if seconds is None:
+        return missing
+    if seconds < 10:
+        return f"{max(seconds, 0.0):.1f}s"
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    return f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def took(start: float | None, end: float | None = None, missing: str = "-") -> str:
+    """How long from ``start`` to ``end`` (to now while ``end`` is None)."""
+    if start is None:
+        return missing
+    return span((end or time.time()) - start, missing)
