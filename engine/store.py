@@ -21,154 +21,51 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import partial
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from engine.errors import UnknownSessionError, UnknownTaskError, UsageError
 from engine.event_codec import decode_events
 from engine.events import Event, EventKind
 from engine.model import SessionStatus
 from engine.schema import connect, db_path
+from engine.store_records import (
+    HEARTBEAT_INTERVAL,
+    ORPHAN_AFTER,
+    AttemptRecord,
+    Command,
+    SessionRecord,
+    TaskRecord,
+    pid_alive,
+    session_from_row,
+    this_host,
+)
+
+__all__ = [
+    "HEARTBEAT_INTERVAL",
+    "ORPHAN_AFTER",
+    "AttemptRecord",
+    "Command",
+    "SessionRecord",
+    "Store",
+    "TaskRecord",
+    "apply_attempt_event",
+    "apply_task_event",
+    "attempt_change",
+    "blank_attempt",
+    "db_path",
+    "pid_alive",
+    "this_host",
+]
 
 log = logging.getLogger(__name__)
-
-HEARTBEAT_INTERVAL = 1.0
-ORPHAN_AFTER = 5.0
-
-
-def this_host() -> str:
-    """The host name recorded as a session's owner."""
-    return socket.gethostname()
-
-
-def pid_alive(pid: int | None) -> bool:
-    """True if a process with ``pid`` exists on this host (and is not a zombie)."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-@dataclass(frozen=True, slots=True)
-class SessionRecord:
-    """A session as the store holds it."""
-
-    id: int
-    project: str
-    workflow: str
-    status: SessionStatus
-    params: Mapping[str, Any]
-    project_root: str
-    created_at: float
-    started_at: float | None
-    ended_at: float | None
-    owner_pid: int | None
-    owner_host: str | None
-    heartbeat: float | None
-    max_parallel: int | None
-    last_seq: int
-    counts: Mapping[str, int]
-    executor: str = "local"
-
-    @property
-    def owner_alive(self) -> bool:
-        """True while the owning process is beating (and, on this host, exists)."""
-        if self.status.is_final:
-            return False
-        if self.owner_host == this_host() and not pid_alive(self.owner_pid):
-            return False
-        return self.heartbeat is not None and time.time() - self.heartbeat < ORPHAN_AFTER
-
-    @property
-    def shown_status(self) -> str:
-        """The status, or ``orphaned`` for an unfinished session whose owner stopped."""
-        if not self.status.is_final and not self.owner_alive:
-            return SessionStatus.ORPHANED.value
-        return self.status.value
-
-    @property
-    def total(self) -> int:
-        """Tasks in the session."""
-        return sum(self.counts.values())
-
-
-class TaskRecord(NamedTuple):
-    """A task's persisted state (a named tuple: readers build tens of thousands at once,
-    three times faster than frozen dataclasses)."""
-
-    name: str
-    state: str
-    attempts: int
-    budget_from: int
-    held: bool
-    reason: str
-
-
-class AttemptRecord(NamedTuple):
-    """One attempt as persisted (a named tuple, like :class:`TaskRecord`)."""
-
-    task: str
-    number: int
-    outcome: str | None
-    started_at: float | None
-    ended_at: float | None
-    exit_code: int | None
-    reason: str
-    worker: str | None
-    pid: int | None
-    log_path: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    """A control call queued by another process for the session's owner."""
-
-    id: int
-    session_id: int
-    action: str
-    task: str | None
-    args: Mapping[str, Any]
-
-
-def _session(row: sqlite3.Row) -> SessionRecord:
-    keys = row.keys()
-    return SessionRecord(
-        id=row["id"],
-        project=row["project"],
-        workflow=row["workflow"],
-        status=SessionStatus(row["status"]),
-        params=json.loads(row["params"]),
-        project_root=row["project_root"],
-        created_at=row["created_at"],
-        started_at=row["started_at"],
-        ended_at=row["ended_at"],
-        owner_pid=row["owner_pid"],
-        owner_host=row["owner_host"],
-        heartbeat=row["heartbeat"],
-        max_parallel=row["max_parallel"],
-        last_seq=row["last_seq"],
-        counts=json.loads(row["counts"]),
-        executor=row["executor"] if "executor" in keys else "local",
-    )
-
 
 _SESSION_COLUMNS = (
     "id, project, workflow, status, params, project_root, created_at, started_at, ended_at, "
@@ -294,14 +191,14 @@ class Store:
         row = self._one(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = ?", (number,))
         if row is None:
             raise UnknownSessionError(session_id)
-        return _session(row)
+        return session_from_row(row)
 
     def sessions(self, limit: int | None = None) -> list[SessionRecord]:
         """Sessions, newest first."""
         query = f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY id DESC"
         if limit:
             query += f" LIMIT {int(limit)}"
-        return [_session(row) for row in self._all(query)]
+        return [session_from_row(row) for row in self._all(query)]
 
     def definition(self, session_id: int | str) -> str:
         """The definition snapshot the session was started with (JSON)."""
