@@ -322,6 +322,26 @@ async def test_queue_select_does_not_echo_but_user_moves_do() -> None:
         ]
 
 
+async def test_queue_highlights_the_row_under_the_mouse() -> None:
+    view, queue = new_view(), TaskQueue()
+    async with PaneApp(queue).run_test() as pilot:
+        queue.show(view)
+        await pilot.pause()
+        hover = queue.get_component_rich_style("task-queue--hover", partial=True).bgcolor
+
+        def background(y: int) -> object:
+            return next(iter(queue.render_line(y))).style.bgcolor
+
+        assert hover is not None and background(2) != hover
+        await pilot.hover(TaskQueue, offset=(3, 2))
+        await until(pilot, lambda: background(2) == hover)
+        assert background(3) != hover and background(1) != hover  # row 1 has the cursor
+        await pilot.hover(TaskQueue, offset=(3, 3))
+        await until(pilot, lambda: background(3) == hover and background(2) != hover)
+        await pilot.hover(TaskQueue, offset=(3, 0))  # the header: no row
+        await until(pilot, lambda: background(3) != hover)
+
+
 async def test_queue_apply_on_ten_thousand_rows_is_fast(capsys: pytest.CaptureFixture[str]) -> None:
     names = [f"task-{index:05d}" for index in range(10_000)]
     view, queue = new_view(flow=workflow(names)), TaskQueue()

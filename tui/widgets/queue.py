@@ -155,6 +155,7 @@ class TaskQueue(ScrollView, can_focus=True):
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "task-queue--header",
         "task-queue--cursor",
+        "task-queue--hover",
         "task-queue--even-row",
         "task-queue--odd-row",
         *(f"task-queue--{state.value}" for state in TaskStatus),
@@ -164,6 +165,7 @@ class TaskQueue(ScrollView, can_focus=True):
     | :- | :- |
     | `task-queue--header` | The column labels. |
     | `task-queue--cursor` | The row under the cursor. |
+    | `task-queue--hover` | The row under the mouse. |
     | `task-queue--even-row` / `task-queue--odd-row` | Zebra stripes. |
     | `task-queue--<state>` | The state cell of a task in that state (`task-queue--failed`). |
     """
@@ -189,6 +191,7 @@ class TaskQueue(ScrollView, can_focus=True):
             color: $block-cursor-blurred-foreground;
             text-style: $block-cursor-blurred-text-style;
         }}
+        & > .task-queue--hover {{ background: $block-hover-background; }}
         & > .task-queue--even-row {{ background: $surface-lighten-1 50%; }}
         &:dark > .task-queue--even-row {{ background: $surface-darken-1 40%; }}
         & > .task-queue--running, & > .task-queue--failed {{ text-style: bold; }}
@@ -219,6 +222,8 @@ class TaskQueue(ScrollView, can_focus=True):
         self._index: dict[str, int] | None = None
         """Each shown task's row (built when first needed after the rows changed)."""
         self._cursor = 0
+        self._hover: int | None = None
+        """The row under the mouse, if any."""
         self._live: set[str] = set()
         self._filter = ""
         self._sort_column: str | None = None
@@ -392,6 +397,27 @@ class TaskQueue(ScrollView, can_focus=True):
         if task is not None:
             self.post_message(self.TaskSelected(self, task))
 
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        """Highlight the row under the mouse."""
+        offset = event.get_content_offset(self)
+        index = None
+        if offset is not None and offset.y > 0:
+            index = round(self.scroll_y) + offset.y - 1
+            if index >= len(self._shown):
+                index = None
+        self._set_hover(index)
+
+    def on_leave(self, event: events.Leave) -> None:
+        """The mouse left: no row is under it."""
+        self._set_hover(None)
+
+    def _set_hover(self, index: int | None) -> None:
+        old, self._hover = self._hover, index
+        if old != index:
+            for row in (old, index):
+                if row is not None:
+                    self._repaint_row(row)
+
     def on_click(self, event: events.Click) -> None:
         """A click on a label sorts by its column (again: the other way round); a click on a
         task moves the cursor to it, and a click on the task under the cursor selects it."""
@@ -455,6 +481,8 @@ class TaskQueue(ScrollView, can_focus=True):
             styles = [style] * len(COLUMNS)
         else:
             style = self._style("task-queue--even-row" if index % 2 == 0 else "task-queue--odd-row")
+            if index == self._hover:
+                style += self._style("task-queue--hover", partial=True)
             state = self._rows[self._shown[index]].state
             styles = [style] * len(COLUMNS)
             styles[_STATE] = style + self._style(f"task-queue--{state.value}", partial=True)
