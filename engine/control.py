@@ -260,6 +260,23 @@ class AttachedSession:
         """Queue a skip of ``task``."""
         return self._queue("skip", task)
 
+    def request(
+        self, action: str, task: str | None = None, *, timeout: float = 10.0, **args: Any
+    ) -> str:
+        """Queue a control call for the session's owner and wait for its outcome (from
+        plain code: it runs its own event loop while it waits).
+
+        Raises:
+            UsageError: The owner refused it (the message says why) or did not answer.
+        """
+        command_id = self._queue(action, task, **args)
+        outcome = asyncio.run(self.outcome(command_id, timeout))
+        if outcome is None:
+            raise UsageError(f"session {self.id}: its engine did not answer within {timeout:g} s")
+        if outcome.startswith("error: "):
+            raise UsageError(outcome.removeprefix("error: "))
+        return outcome
+
     async def outcome(self, command_id: int, timeout: float = 5.0) -> str | None:
         """Wait until the owner has applied ``command_id``; its outcome, or None on timeout."""
         loop = asyncio.get_running_loop()

@@ -382,13 +382,7 @@ class OrchestrationEngine(EngineReports):
             if task is not None:
                 attached.store.require_task(record.id, task)
             if record.owner_alive:
-                command_id = attached._queue(action, task, **args)
-                outcome = asyncio.run(attached.outcome(command_id, timeout=10))
-                if outcome is None:
-                    raise UsageError(f"session {sid}: its engine did not answer within 10 s")
-                if outcome.startswith("error: "):
-                    raise UsageError(outcome.removeprefix("error: "))
-                return outcome
+                return attached.request(action, task, **args)
             if action in ("pause", "resume", "hold", "release"):
                 raise UsageError(f"session {sid} has no running engine: {action} needs one")
         finally:

@@ -31,6 +31,7 @@ from engine.specs import (
     default_pools,
     project_to_dict,
     task_to_dict,
+    workflow_settings,
 )
 
 _encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
@@ -63,15 +64,7 @@ def snapshot_text(project: ProjectSpec) -> str:
     )
     workflows: dict[str, Any] = {}
     for name, workflow in project.workflows.items():
-        table: dict[str, Any] = {}
-        if workflow.description:
-            table["description"] = workflow.description
-        if workflow.max_parallel is not None:
-            table["max_parallel"] = workflow.max_parallel
-        if workflow.params:
-            table["params"] = dict(workflow.params)
-        if workflow.executor != "local":
-            table["executor"] = workflow.executor
+        table = workflow_settings(workflow)
         table["tasks"] = {
             task_name: _task_table(task, defaults, inherited)
             for task_name, task in workflow.tasks.items()

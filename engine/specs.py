@@ -161,6 +161,13 @@ def _defaults_to_dict(defaults: Defaults) -> dict[str, Any]:
 
 
 def _workflow_to_dict(workflow: WorkflowSpec, defaults: Defaults) -> dict[str, Any]:
+    table = workflow_settings(workflow)
+    table["tasks"] = {name: task_to_dict(task, defaults) for name, task in workflow.tasks.items()}
+    return table
+
+
+def workflow_settings(workflow: WorkflowSpec) -> dict[str, Any]:
+    """A workflow's own table, without its tasks: only what differs from the defaults."""
     table: dict[str, Any] = {}
     if workflow.description:
         table["description"] = workflow.description
@@ -170,7 +177,6 @@ def _workflow_to_dict(workflow: WorkflowSpec, defaults: Defaults) -> dict[str, A
         table["params"] = dict(workflow.params)
     if workflow.executor != "local":
         table["executor"] = workflow.executor
-    table["tasks"] = {name: task_to_dict(task, defaults) for name, task in workflow.tasks.items()}
     return table
 
 

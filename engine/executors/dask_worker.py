@@ -39,6 +39,7 @@ from typing import Any
 import psutil
 from distributed import get_worker
 
+from engine.executors.local import describe_exit
 from engine.executors.python import _current_sink, _routing, resolve_callable
 from engine.processes import terminate_group
 
@@ -198,7 +199,7 @@ async def _run_shell(
         # Cancelled (the worker is closing) or failed: the group must not outlive us.
         if process.returncode is None or running.stop_requested:
             await asyncio.shield(terminate_group(process.pid, running.grace))
-    return code, _describe(code), None
+    return code, describe_exit(code), None
 
 
 async def _run_python(
@@ -274,15 +275,3 @@ def _packable(value: Any) -> bool:
     if kind is int:
         return -(2**63) <= value < 2**64
     return kind in (str, bool, float, bytes)
-
-
-def _describe(code: int) -> str:
-    if code == 0:
-        return ""
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"killed by {name}"
-    return f"exited with code {code}"

@@ -82,7 +82,7 @@ class LocalExecutor:
             raise
         finally:
             log.close()
-        return ExitStatus(code, _describe(code))
+        return ExitStatus(code, describe_exit(code))
 
     async def _stop(
         self, process: asyncio.subprocess.Process, pump: asyncio.Future[None] | None
@@ -145,7 +145,8 @@ async def _pump(
         output([partial.decode("utf-8", "replace").rstrip("\r")])
 
 
-def _describe(code: int) -> str:
+def describe_exit(code: int) -> str:
+    """An exit code in words (empty for 0; a negative code is the signal that killed it)."""
     if code == 0:
         return ""
     if code < 0:

@@ -34,12 +34,7 @@ def control(args: argparse.Namespace) -> int:
         action = "retry_failed"
     extra = {"stop_processes": True} if getattr(args, "stop", False) else {}
     if record.owner_alive:
-        command_id = session._queue(action, args.task, **extra)
-        outcome = asyncio.run(session.outcome(command_id, timeout=10))
-        if outcome is None:
-            raise UsageError(f"session {record.id}: its engine did not answer within 10 s")
-        if outcome.startswith("error: "):
-            raise UsageError(outcome.removeprefix("error: "))
+        outcome = session.request(action, args.task, **extra)
         target = f"{action} {args.task}" if args.task else action
         print(f"session {record.id}: {target}: {outcome}")
         return 0
