@@ -400,6 +400,8 @@ async def test_resources_show_pools_and_latest_figures() -> None:
         assert [
             label(pane, key) for key in ("tasks-cpu", "tasks-mem", "system-cpu", "system-mem")
         ] == ["tasks cpu 93%", "tasks mem 120 MB", "system cpu 41%", "system mem 63%"]
+        # One sample is no trend (Textual would draw it as a full-height bar).
+        assert pane.query_one("#tasks-cpu", Sparkline).data == []
         second = feed.event(
             EventKind.RESOURCE_SAMPLE,
             cpu=50.0,

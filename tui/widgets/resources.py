@@ -148,7 +148,9 @@ class ResourcePane(Widget):
             if self._figures_shown.get(key) != text:
                 self.query_one(f"#{key}-label", Static).update(text, layout=False)
                 self._figures_shown[key] = text
-            self.query_one(f"#{key}", Sparkline).data = [float(figure(s)) for s in samples]
+            series = [float(figure(s)) for s in samples]
+            # Textual draws a lone value as a full-height bar whatever it is: wait for two.
+            self.query_one(f"#{key}", Sparkline).data = series if len(series) > 1 else []
 
     def _pools(self, view: SessionView | None) -> Text:
         if view is None:
