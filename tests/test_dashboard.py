@@ -127,6 +127,23 @@ async def test_start_with_options_uses_the_parameters_entered(samples: Path) -> 
         await until(pilot, lambda: isinstance(app.screen, MainScreen))
 
 
+async def test_start_takes_the_workflow_under_the_tree_cursor_at_once(samples: Path) -> None:
+    app = FormicaryApp(samples)
+    async with app.run_test(size=SIZE) as pilot:
+        main = await open_workflow(pilot, "ai-analysis", "analyze")
+        tree = main.query_one(ProjectTree)
+        tree.focus()
+        await pilot.pause()
+        # The cursor moves now; the panes hear of it a moment later (a message): a key
+        # typed in between must act on the workflow the cursor is on.
+        tree.move_cursor(tree._leaves[("chaos", "demo")])
+        main.action_start_options()
+        await until(pilot, lambda: isinstance(app.screen, StartScreen))
+        assert app.screen._project == "chaos" and app.screen._workflow.name == "demo"
+        await pilot.press("escape")
+        await until(pilot, lambda: main.view is not None and main.view.project == "chaos")
+
+
 async def test_cancel_a_long_task_after_confirming(samples: Path) -> None:
     app = FormicaryApp(samples)
     async with app.run_test(size=SIZE) as pilot:

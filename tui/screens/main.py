@@ -378,11 +378,21 @@ class MainScreen(Screen[None]):
         self.app.push_screen(StartScreen(project.name, workflow), started)
 
     def _selected_spec(self) -> tuple[ProjectSpec, WorkflowSpec] | None:
-        """The selected workflow's specs, or None (after saying why)."""
-        if self._selected is None:
+        """The selected workflow's specs, or None (after saying why).
+
+        With the projects tree focused, its cursor decides: a key typed right after moving
+        it arrives before the panes have followed (``j j s`` starts what the cursor is on).
+        """
+        selected = self._selected
+        tree = self.query_one(ProjectTree)
+        if tree.has_focus and tree.cursor_node is not None and tree.cursor_node.data:
+            selected = tree.cursor_node.data
+            if selected != self._selected:
+                self.select_workflow(*selected)
+        if selected is None:
             self.notify("Select a workflow first.")
             return None
-        project_name, workflow_name = self._selected
+        project_name, workflow_name = selected
         project = self.bridge.workspace.projects.get(project_name)
         if project is None or workflow_name not in project.workflows:
             self.notify(f"{project_name}:{workflow_name} is no longer defined", severity="error")
