@@ -142,6 +142,12 @@ async def test_start_takes_the_workflow_under_the_tree_cursor_at_once(samples: P
         assert app.screen._project == "chaos" and app.screen._workflow.name == "demo"
         await pilot.press("escape")
         await until(pilot, lambda: main.view is not None and main.view.project == "chaos")
+        # A highlight the panes hear of after the cursor moved on is not shown over it.
+        tree.move_cursor(tree._leaves[("ml-sweep", "sweep")])
+        await until(pilot, lambda: main.view is not None and main.view.project == "ml-sweep")
+        tree.post_message(ProjectTree.WorkflowHighlighted(tree, "chaos", "demo"))
+        await pilot.pause(0.3)
+        assert main.view.project == "ml-sweep"
 
 
 async def test_cancel_a_long_task_after_confirming(samples: Path) -> None:

@@ -183,6 +183,9 @@ class MainScreen(Screen[None]):
 
     @on(ProjectTree.WorkflowHighlighted)
     def workflow_highlighted(self, event: ProjectTree.WorkflowHighlighted) -> None:
+        cursor = event.tree.cursor_node
+        if cursor is not None and cursor.data not in (None, (event.project, event.workflow)):
+            return  # stale: the cursor has moved on to another workflow, whose turn comes
         shown = self.view
         if shown is not None and (shown.project, shown.workflow.name) == (
             event.project,
