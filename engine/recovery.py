@@ -67,7 +67,7 @@ def adopt(
         UsageError: Another process claimed it first, or its executor cannot be used here.
     """
     executors = executors_for(record.executor)
-    if not store.claim(record.id, record.heartbeat):
+    if not store.claim(record.id, (record.owner_pid, record.owner_host)):
         raise UsageError(f"session {record.id} was just taken over by another process")
     tasks, attempts = store.compact(record.id)
     sid = str(record.id)

@@ -48,6 +48,12 @@ from engine.task_runs import (
 log = logging.getLogger(__name__)
 
 S = TaskStatus
+# Event data holds the states' plain text, as events read back from the store do: a dict of
+# plain values is not tracked by the garbage collector, and a persisted session keeps each
+# event's data until its batch is sent (enum members would make every one of them tracked).
+_PLAIN: dict[Any, str] = {
+    member: member.value for kind in (TaskStatus, AttemptOutcome) for member in kind
+}
 
 
 class Scheduler(ControlCalls):
@@ -287,7 +293,7 @@ class Scheduler(ControlCalls):
             log_path=self._log_file(run.spec.name, number),
         )
         run.history.append(result)
-        lost = {"outcome": AttemptOutcome.LOST, "exit_code": None, "attempt_reason": reason}
+        lost = {"outcome": "lost", "exit_code": None, "attempt_reason": reason}
         failures = run.attempts - run.budget_from
         if failures > run.spec.retries:
             self._set_state(run, S.FAILED, reason, number, lost)
@@ -341,7 +347,7 @@ class Scheduler(ControlCalls):
             counts[state] += 1
         if not publish:
             return
-        data: dict[str, Any] = {"state": state, "previous": previous}
+        data: dict[str, Any] = {"state": _PLAIN[state], "previous": _PLAIN[previous]}
         if reason:
             data["reason"] = reason
         if extra:
@@ -540,8 +546,8 @@ class Scheduler(ControlCalls):
         attempt.announced = True
         job = attempt.job
         data: dict[str, Any] = {
-            "state": S.RUNNING,
-            "previous": attempt.previous,
+            "state": "running",
+            "previous": _PLAIN[attempt.previous],
             "log": job.log_path,
             "pid": attempt.pid,
         }
@@ -636,7 +642,7 @@ class Scheduler(ControlCalls):
             worker=attempt.worker,
         )
         run.history.append(result)
-        ended_attempt: dict[str, Any] = {"outcome": outcome, "exit_code": result.exit_code}
+        ended_attempt: dict[str, Any] = {"outcome": _PLAIN[outcome], "exit_code": result.exit_code}
         if reason:
             ended_attempt["attempt_reason"] = reason
         number = attempt.number

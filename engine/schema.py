@@ -12,6 +12,10 @@ from pathlib import Path
 STATE_DIR = ".formicary"
 DB_NAME = "state.db"
 BUSY_TIMEOUT_MS = 10_000
+HEARTBEAT_INTERVAL = 1.0
+"""Seconds between the heartbeats of a session's owner."""
+ORPHAN_AFTER = 5.0
+"""Seconds without a heartbeat after which a session counts as orphaned."""
 
 _SCHEMA_V1 = """
 CREATE TABLE sessions (

@@ -76,8 +76,8 @@ _SESSION_COLUMNS = (
 class Store:
     """Reads and small writes on a workspace's state.db (one connection, any thread).
 
-    The owning engine's bulk writes go through :class:`~engine.persist.Persister`, which has
-    its own connection on its own thread.
+    The owning engine's bulk writes go through :class:`~engine.persist.Persister` to its
+    store writer process (:mod:`engine.store_writer`), which has its own connection.
     """
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
@@ -209,19 +209,24 @@ class Store:
             raise UnknownSessionError(session_id)
         return str(row[0])
 
-    def claim(self, session_id: int | str, expected_heartbeat: float | None) -> bool:
-        """Make this process the owner, if nobody else claimed it since ``expected_heartbeat``
-        was read; True on success."""
+    def claim(self, session_id: int | str, owner: tuple[int | None, str | None]) -> bool:
+        """Make this process the owner, if ``owner`` (pid, host), whom the caller found
+        gone, still owns it; True on success.
+
+        The comparison is on the owner, not the heartbeat: a dead engine's writer may still
+        commit what it had received (see :mod:`engine.store_writer`), and that must not make
+        the claim fail. Whatever it commits after the claim is refused by its owner check.
+        """
         with self.transaction() as db:
             cursor = db.execute(
                 "UPDATE sessions SET owner_pid = ?, owner_host = ?, heartbeat = ? "
-                "WHERE id = ? AND heartbeat IS ?",
+                "WHERE id = ? AND owner_pid IS ? AND owner_host IS ?",
                 (
                     os.getpid(),
                     this_host(),
                     time.time(),
                     _session_number(session_id),
-                    expected_heartbeat,
+                    *owner,
                 ),
             )
             return cursor.rowcount == 1

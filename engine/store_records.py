@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from engine.model import SessionStatus
-
-HEARTBEAT_INTERVAL = 1.0
-ORPHAN_AFTER = 5.0
+from engine.schema import HEARTBEAT_INTERVAL as HEARTBEAT_INTERVAL
+from engine.schema import ORPHAN_AFTER as ORPHAN_AFTER
 
 
 def this_host() -> str:

@@ -1,0 +1,69 @@
+"""Messages over a pipe, each a pickled tuple behind its length: how an engine and its store
+writer process (:mod:`engine.store_writer`) talk.
+
+Both ends are this package in processes that trust each other (the writer is the engine's
+own child, on a private pipe), so plain pickle is fine here; the event chunks inside are
+decoded with :mod:`engine.event_codec`'s restricted unpickler all the same.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+from typing import Any, BinaryIO
+
+_HEADER = struct.Struct("<I")
+
+
+def pack(message: tuple[Any, ...]) -> bytes:
+    """One message as it goes on the pipe."""
+    payload = pickle.dumps(message, protocol=5)
+    return _HEADER.pack(len(payload)) + payload
+
+
+def send(fd: int, message: tuple[Any, ...]) -> None:
+    """Write one message to the blocking ``fd``.
+
+    Raises:
+        OSError: The other end is gone (``BrokenPipeError``) or the write failed.
+    """
+    data = memoryview(pack(message))
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def receive(stream: BinaryIO) -> tuple[Any, ...] | None:
+    """The next message from the blocking ``stream``, or None once the other end closed it."""
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(header)
+    payload = stream.read(size)
+    if len(payload) < size:
+        return None
+    message: tuple[Any, ...] = pickle.loads(payload)
+    return message
+
+
+class Reader:
+    """Cuts the bytes read from a non-blocking pipe into messages."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[tuple[Any, ...]]:
+        """The messages completed by ``data`` (a part of one waits for the rest)."""
+        buffer = self._buffer
+        buffer += data
+        messages = []
+        start = 0
+        while len(buffer) - start >= _HEADER.size:
+            (size,) = _HEADER.unpack_from(buffer, start)
+            end = start + _HEADER.size + size
+            if end > len(buffer):
+                break
+            messages.append(pickle.loads(buffer[start + _HEADER.size : end]))
+            start = end
+        del buffer[:start]
+        return messages

@@ -1,0 +1,220 @@
+"""The store writer process: commits the sessions of one engine process to its state.db.
+
+An engine that persists its sessions starts one of these (``python -m engine.store_writer
+DB PARENT_PID``, see :mod:`engine.writer_link`) and sends it each session's events in
+pickled chunks over a pipe. Everything else happens here, in a process of its own, so none
+of it competes with the engine for its interpreter lock: decoding the chunks, deriving the
+task, attempt and session rows, SQLite's work, the heartbeat (every second) and the control
+commands other processes queue (read every 0.2 s and sent back to the engine).
+
+Messages in (see :mod:`engine.frames`): ``("open", sid, names, states, owner_pid,
+owner_host)``, ``("events", sid, chunk)``, ``("close", sid)``. Messages out:
+``("written", sid, seq)`` once events up to ``seq`` are committed, ``("failed", sid, seq,
+text)`` when they could not be, ``("command", sid, row)``, ``("closed", sid)``, ``("lost",
+sid, text)`` when another process adopted the session, ``("fatal", None, text)``.
+
+The writer ends when its input closes: when the engine has closed every session, or when
+the engine died. After the engine's death it commits what it had already received (those
+events happened) but beats no heartbeat and takes no command, and each of its transactions
+checks that the session is still the dead engine's, so an adopter is never written over.
+SIGINT is ignored: Ctrl-C in a terminal is for the engine, which closes its sessions and
+then this process.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from engine import frames
+from engine.event_codec import decode_fields
+from engine.events import Event
+from engine.schema import connect
+from engine.session_writer import SessionWriter
+
+COMMAND_INTERVAL = 0.2
+BUSY_POLL = 0.005
+BUSY_FOR = 0.1  # seconds without a message before waiting on the pipe again
+_FIELDS = len(Event._fields)
+
+
+class StoreWriter:
+    """Applies the engine's messages to the store, one transaction per session per batch.
+
+    Args:
+        db: A connection to the state.db (from :func:`engine.schema.connect`).
+        out: The file descriptor messages to the engine go to.
+        parent: The engine's pid: once this process's parent is another, the engine died.
+    """
+
+    def __init__(self, db: sqlite3.Connection, out: int, parent: int) -> None:
+        self.db = db
+        self.out = out
+        self.parent = parent
+        self.writers: dict[int, SessionWriter] = {}
+        self._next_commands = 0.0
+        self._engine_gone = False
+
+    def run(self, source: int) -> None:
+        """Handle the messages read from ``source`` until it closes.
+
+        While messages keep coming, the writer sleeps between reads instead of waiting on
+        the pipe: a process woken by a pipe write is run on the writer's CPU by Linux, on
+        the assumption that the writer is about to sleep, and the engine never is, so each
+        batch used to stall it for as long as committing took (measured: 1 to 4 ms per
+        batch). A sleep ends on a timer, and the process runs on the other CPU. Once a read
+        finds nothing, it waits on the pipe again (with a timeout for the heartbeat).
+        """
+        os.set_blocking(source, False)
+        reader = frames.Reader()
+        busy_until = 0.0
+        while True:
+            if time.monotonic() < busy_until:
+                time.sleep(BUSY_POLL)
+            else:
+                timeout = max(0.0, self._next_commands - time.time()) if self.writers else None
+                select.select([source], [], [], timeout)
+            data = _read_available(source)
+            batch: list[tuple[Any, ...] | None] = list(reader.feed(data)) if data else []
+            if data is None:
+                batch.append(None)
+            if data:
+                busy_until = time.monotonic() + BUSY_FOR
+            ended = self.handle(batch)
+            self.tick()
+            if ended:
+                return
+
+    def handle(self, batch: list[tuple[Any, ...] | None]) -> bool:
+        """Apply a batch of messages (the chunks of a session in one transaction); True when
+        the input has closed."""
+        chunks: dict[int, list[tuple[bytes, list[Any]]]] = {}
+        ended = False
+        for message in batch:
+            if message is None:
+                # The engine closed every session, or died: either way nobody listens now.
+                ended = self._engine_gone = True
+                break
+            kind, sid = message[0], message[1]
+            if kind == "events":
+                if sid in self.writers:
+                    chunks.setdefault(sid, []).append((message[2], decode_fields(message[2])))
+            elif kind == "open":
+                _, _, names, states, pid, host = message
+                self.writers[sid] = SessionWriter(sid, names, states, (pid, host))
+            elif kind == "close":
+                self._commit(sid, chunks.pop(sid, []), closing=True)
+                if self.writers.pop(sid, None) is not None:
+                    self._send(("closed", sid))
+        for sid, pending in chunks.items():
+            self._commit(sid, pending)
+        return ended
+
+    def tick(self) -> None:
+        """Beat the heartbeats that are due and take queued commands (while the engine
+        lives)."""
+        if not self.writers or not self._engine_alive():
+            return
+        now = time.time()
+        for sid, writer in list(self.writers.items()):
+            if writer.beat_due(now):
+                self._commit(sid, [])
+        if now < self._next_commands:
+            return
+        self._next_commands = now + COMMAND_INTERVAL
+        for sid, writer in list(self.writers.items()):
+            try:
+                rows = writer.take_commands(self.db)
+            except sqlite3.Error:
+                continue  # the queue is read again in 0.2 s
+            if writer.lost:
+                self._lose(sid)
+                continue
+            for row in rows:
+                self._send(("command", sid, row))
+
+    def _commit(
+        self, sid: int, chunks: list[tuple[bytes, list[Any]]], closing: bool = False
+    ) -> None:
+        writer = self.writers.get(sid)
+        if writer is None:
+            return
+        try:
+            seq = writer.commit(self.db, chunks, beat=self._engine_alive(), closing=closing)
+        except Exception:
+            import traceback  # here: only a failure needs it
+
+            last = max((fields[-_FIELDS] for _, fields in chunks if fields), default=None)
+            self._send(("failed", sid, last, traceback.format_exc(limit=3)))
+            return
+        if writer.lost:
+            self._lose(sid)
+            return
+        if seq is not None:
+            self._send(("written", sid, seq))
+
+    def _lose(self, sid: int) -> None:
+        self.writers.pop(sid, None)
+        self._send(("lost", sid, f"session {sid} now belongs to another process"))
+
+    def _engine_alive(self) -> bool:
+        if not self._engine_gone and os.getppid() != self.parent:
+            self._engine_gone = True
+        return not self._engine_gone
+
+    def _send(self, message: tuple[Any, ...]) -> None:
+        if self._engine_gone:
+            return
+        try:
+            frames.send(self.out, message)
+        except OSError:
+            self._engine_gone = True
+
+
+def _read_available(source: int) -> bytes | None:
+    """Everything ``source`` holds now (``b""`` if nothing), or None once it is closed and
+    drained."""
+    parts = []
+    while True:
+        try:
+            part = os.read(source, 1 << 20)
+        except BlockingIOError:
+            break
+        if not part:
+            return b"".join(parts) if parts else None
+        parts.append(part)
+    return b"".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the writer for the engine ``argv[1]`` (pid) on the store ``argv[0]``."""
+    path, parent = (argv if argv is not None else sys.argv[1:])[:2]
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Messages go to a copy of stdout; stdout itself points nowhere, so a stray print
+    # cannot garble them.
+    out = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    db = connect(Path(path))
+    writer = StoreWriter(db, out, int(parent))
+    try:
+        writer.run(sys.stdin.fileno())
+    except Exception:
+        import traceback
+
+        writer._send(("fatal", None, traceback.format_exc(limit=5)))
+        return 1
+    finally:
+        db.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
