@@ -8,16 +8,16 @@ CLI can print ``str(error)`` as the one line a user sees.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class FormicaryError(Exception):
     """Root of every error formicary raises deliberately."""
 
 
-@dataclass(frozen=True, slots=True)
-class DefinitionIssue:
-    """One problem found in a definition file.
+class DefinitionIssue(NamedTuple):
+    """One problem found in a definition file (immutable; a named tuple rather than a frozen
+    dataclass, so importing the errors, as every command does, costs no ``dataclasses``).
 
     Attributes:
         file: Path of the file as the user named it (relative where possible).

@@ -38,6 +38,7 @@ FLUSH_INTERVAL = 0.05
 FLUSH_EVENTS = 500
 MIN_SLEEP = 0.002
 WAIT_TIMEOUT = 30.0
+POLL_INTERVAL = 0.05  # seconds between reads of the writer's answers while nothing waits
 _FIELDS = len(Event._fields)
 
 
@@ -82,6 +83,7 @@ class Persister:
         # (at most 50 ms) for the next batch.
         bus.set_sink(self._sid, self._pending.extend)
         self._taken = time.monotonic()
+        self._next_poll = 0.0
         self._timer = self._loop.call_later(FLUSH_INTERVAL, self._send_batch)
 
     async def flush(self) -> None:
@@ -121,9 +123,11 @@ class Persister:
                 ("events", self.session_id, encode_fields(flat))
             ):
                 self._lost(f"the store writer is gone; events from {flat[0]} on are lost")
-        self._link.poll()
+        now = time.monotonic()
+        if now >= self._next_poll:
+            self._next_poll = now + POLL_INTERVAL
+            self._link.poll()
         if again:
-            now = time.monotonic()
             rate = count / _FIELDS / max(now - self._taken, 1e-3)
             self._taken = now
             delay = max(MIN_SLEEP, min(FLUSH_INTERVAL, FLUSH_EVENTS / rate if rate else 1.0))

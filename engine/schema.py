@@ -145,27 +145,28 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 
 
 def migrate(connection: sqlite3.Connection) -> int:
-    """Apply every migration the database lacks, each in its own transaction; return the
-    version it ends at."""
+    """Apply every migration the database lacks, all in one transaction; return the version
+    it ends at."""
     version = connection.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise RuntimeError(
             f"state.db has schema version {version}, newer than this formicary ({SCHEMA_VERSION})"
         )
-    while version < SCHEMA_VERSION:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            current = connection.execute("PRAGMA user_version").fetchone()[0]
-            if current == version:
-                for statement in _statements(MIGRATIONS[version]):
-                    connection.execute(statement)
-                connection.execute(f"PRAGMA user_version = {version + 1}")
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
+    if version == SCHEMA_VERSION:
+        return version
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process may have migrated it since the first look.
         version = connection.execute("PRAGMA user_version").fetchone()[0]
-    return version
+        for script in MIGRATIONS[version:]:
+            for statement in _statements(script):
+                connection.execute(statement)
+        connection.execute(f"PRAGMA user_version = {max(version, SCHEMA_VERSION)}")
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return max(version, SCHEMA_VERSION)
 
 
 def _statements(script: str) -> list[str]:

@@ -210,9 +210,9 @@ class SessionWriter:
         small between snapshots.
         """
         sid = repeat(self.session_id)
-        entered = list(map(str, map(_STATE, datas)))
+        entered = list(map(_STATE, datas))
         self._entered.update(entered)
-        self._left.update(map(str, map(_PREVIOUS, datas)))
+        self._left.update(map(_PREVIOUS, datas))
         # A task's row is its last event's: build rows for those only.
         last = dict(zip(names, range(len(names)), strict=True))
         if 1 < len(last) < len(names):
@@ -259,7 +259,7 @@ class SessionWriter:
                     sid,
                     tasks,
                     attempts,
-                    map(str, map(_OUTCOME, chosen)),
+                    map(_OUTCOME, chosen),
                     at,
                     map(_EXIT, chosen),
                     map(_ATTEMPT_REASON, chosen),

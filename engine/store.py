@@ -34,8 +34,8 @@ from typing import Any
 from engine.errors import UnknownSessionError, UnknownTaskError, UsageError
 from engine.event_codec import decode_events
 from engine.events import Event, EventKind
-from engine.model import SessionStatus
 from engine.schema import connect, db_path
+from engine.states import SessionStatus
 from engine.store_records import (
     HEARTBEAT_INTERVAL,
     ORPHAN_AFTER,
@@ -355,19 +355,48 @@ class Store:
 
     def task_summaries(self, session_id: int | str) -> list[dict[str, Any]]:
         """Every task as ``status --json`` and the MCP tools report it: name, state, attempts,
-        the last attempt's exit code, reason, held."""
-        tasks, attempts = self.tasks_and_attempts(session_id)
-        exit_codes = {attempt.task: attempt.exit_code for attempt in attempts}
+        the last attempt's exit code, reason, held.
+
+        Scripts poll this every second, so it reads only those columns (the exit code by
+        one index lookup per task) and replays the events logged since the snapshot onto
+        them, rather than building every task's and attempt's full record."""
+        number = _session_number(session_id)
+        with self._reading():
+            row = self._one("SELECT snapshot_seq, task_names FROM sessions WHERE id = ?", (number,))
+            rows = self._all(_SUMMARY_SQL, (number,), plain=True)
+            later = self._logged_after(number, row[0] if row else 0)
+        table: dict[str, Any] = {}
+        if row is not None and row[1] is not None:  # since version 3: pending tasks have none
+            names = json.loads(row[1])
+            table.update(zip(names, map(_pending_summary, names), strict=True))
+        table.update(zip(map(itemgetter(0), rows), rows, strict=True))
+        for event in later:
+            if event.kind is not EventKind.TASK_STATE or event.task not in table:
+                continue
+            data = event.data
+            name, _, attempts, exit_code, _, _ = table[event.task]
+            if "log" in data:
+                exit_code = None
+            if "outcome" in data:
+                exit_code = data.get("exit_code")
+            table[name] = (
+                name,
+                data["state"],
+                max(attempts, event.attempt or 0),
+                exit_code,
+                data.get("reason") or "",
+                data.get("held"),
+            )
         return [
             {
-                "name": task.name,
-                "state": task.state,
-                "attempts": task.attempts,
-                "exit_code": exit_codes.get(task.name),
-                "reason": task.reason,
-                "held": task.held,
+                "name": name,
+                "state": state,
+                "attempts": attempts,
+                "exit_code": exit_code,
+                "reason": reason,
+                "held": bool(held),
             }
-            for task in tasks
+            for name, state, attempts, exit_code, reason, held in table.values()
         ]
 
     def require_task(self, session_id: int | str, task: str) -> None:
@@ -509,6 +538,11 @@ def _session_number(session_id: int | str) -> int:
 
 
 _KEY = itemgetter(0, 1)
+_SUMMARY_SQL = (
+    "SELECT t.name, t.state, t.attempts, (SELECT a.exit_code FROM attempts a "
+    "WHERE a.session_id = t.session_id AND a.task = t.name ORDER BY a.number DESC LIMIT 1), "
+    "t.reason, t.held FROM tasks t WHERE t.session_id = ? ORDER BY t.position"
+)
 _TASK_KEYS = ("name", "state", "attempts", "budget_from", "held", "reason")
 _ATTEMPT_KEYS = (
     "task",
@@ -583,6 +617,10 @@ def apply_attempt_event(record: dict[str, Any], event: Event) -> None:
 
 def _pending_row(name: str) -> tuple[Any, ...]:
     return (name, "pending", 0, 0, 0, "")
+
+
+def _pending_summary(name: str) -> tuple[Any, ...]:
+    return (name, "pending", 0, None, "", 0)
 
 
 def _as_tuple(row: Any, keys: tuple[str, ...]) -> tuple[Any, ...]:

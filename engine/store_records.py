@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from engine.model import SessionStatus
 from engine.schema import HEARTBEAT_INTERVAL as HEARTBEAT_INTERVAL
 from engine.schema import ORPHAN_AFTER as ORPHAN_AFTER
+from engine.states import SessionStatus
 
 
 def this_host() -> str:
     """The host name recorded as a session's owner."""
+    import socket  # here: `formicary status` reads the store without it
+
     return socket.gethostname()
 
 
@@ -39,9 +39,9 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
-@dataclass(frozen=True, slots=True)
-class SessionRecord:
-    """A session as the store holds it."""
+class SessionRecord(NamedTuple):
+    """A session as the store holds it (a named tuple, as every record here: ``formicary
+    status``, polled by scripts, then needs no ``dataclasses``)."""
 
     id: int
     project: str
@@ -109,8 +109,7 @@ class AttemptRecord(NamedTuple):
     log_path: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
+class Command(NamedTuple):
     """A control call queued by another process for the session's owner."""
 
     id: int

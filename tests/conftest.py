@@ -114,5 +114,7 @@ def samples(tmp_path: Path) -> Path:
     import shutil
 
     target = tmp_path / "samples"
-    shutil.copytree(SAMPLES, target, ignore=shutil.ignore_patterns("out", ".chaos", "dist"))
+    shutil.copytree(
+        SAMPLES, target, ignore=shutil.ignore_patterns("out", ".chaos", "dist", ".formicary")
+    )
     return target

@@ -104,3 +104,24 @@ def test_help_everywhere() -> None:
     for args in (["--help"], ["validate", "--help"], ["new", "--help"]):
         result = run_cli(*args)
         assert result.returncode == 0 and "usage: formicary" in result.stdout
+
+
+def test_a_reader_that_stops_early_gets_no_traceback() -> None:
+    """``formicary ... | head`` : the pipe closes before the output is written."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [FORMICARY, "validate", str(SAMPLES)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 141

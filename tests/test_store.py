@@ -207,3 +207,62 @@ def test_prune_keeps_the_newest(tmp_path: Path) -> None:
     store = Store(db_path(tmp_path))
     assert [r.id for r in store.sessions()] == [3]
     store.close()
+
+
+async def test_task_summaries_agree_with_the_full_records(tmp_path: Path) -> None:
+    """``status --json`` reads only what it prints and replays the events logged since the
+    snapshot onto it; it must say what the full task and attempt records say."""
+    from engine.store import Store as FullStore
+    from tests.engine_support import record, start
+
+    tasks = {
+        "ok": {"run": "true"},
+        "bad": {"run": "exit 3", "retries": 1, "retry_delay": 0.01},
+        "after": {"run": "true", "depends_on": ["bad"]},
+        "gate": {"run": "while [ ! -e go ]; do sleep 0.01; done; exit 4"},
+        "later": {"run": "true", "depends_on": ["gate"]},
+    }
+    handle = start(tmp_path, tasks, persist=True)
+    recorder = record(handle)
+    store = FullStore(db_path(tmp_path))
+
+    def expected() -> list[dict[str, object]]:
+        tasks_now, attempts = store.tasks_and_attempts(int(handle.session_id))
+        codes = {attempt.task: attempt.exit_code for attempt in attempts}
+        return [
+            {
+                "name": task.name,
+                "state": task.state,
+                "attempts": task.attempts,
+                "exit_code": codes.get(task.name),
+                "reason": task.reason,
+                "held": task.held,
+            }
+            for task in tasks_now
+        ]
+
+    await recorder.until(lambda: "blocked" in recorder.states("after"))
+    await recorder.until(lambda: "running" in recorder.states("gate"))
+    assert handle.persister is not None
+    await handle.persister.flush()
+    during = store.task_summaries(int(handle.session_id))
+    assert during == expected()
+    by_name = {summary["name"]: summary for summary in during}
+    assert by_name["bad"]["attempts"] == 2 and by_name["bad"]["exit_code"] == 3
+    assert by_name["gate"]["state"] == "running" and by_name["gate"]["exit_code"] is None
+    assert by_name["later"]["state"] == "pending"
+    (tmp_path / "go").touch()
+    await handle.wait()
+    await handle.persister.flush()
+    assert store.task_summaries(int(handle.session_id)) == expected()
+    await handle.close()
+    after = store.task_summaries(int(handle.session_id))
+    assert after == expected()
+    assert {summary["name"]: summary["exit_code"] for summary in after}["gate"] == 4
+    # The same from the events alone: no snapshot rows, everything replayed.
+    with store.transaction() as db:
+        db.execute("DELETE FROM tasks")
+        db.execute("DELETE FROM attempts")
+        db.execute("UPDATE sessions SET snapshot_seq = 0")
+    assert store.task_summaries(int(handle.session_id)) == after == expected()
+    store.close()

@@ -10,9 +10,9 @@ from collections.abc import Callable, Coroutine
 from typing import Any, BinaryIO, TypeVar
 
 from engine.executors import ExitStatus, Job, OutputSink
+from engine.executors.child import Child, start_child
 from engine.processes import DEFAULT_GRACE, terminate_group
 
-_CHUNK = 64 * 1024
 T = TypeVar("T")
 
 
@@ -41,56 +41,37 @@ class LocalExecutor:
     async def run(
         self, job: Job, on_start: Callable[[int | None], None], output: OutputSink
     ) -> ExitStatus:
-        """Run the attempt to its end; on cancellation end its process group first.
-
-        The process is created even if the attempt is cancelled meanwhile (a half-created
-        process would escape), then ended with the rest of its group.
-        """
-        spawn = asyncio.ensure_future(
-            asyncio.create_subprocess_exec(
-                "/bin/sh",
-                "-c",
-                job.target,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                cwd=job.cwd,
-                env=dict(job.env) if job.env else None,
-                start_new_session=True,
-            )
-        )
-        try:
-            process = await asyncio.shield(spawn)
-        except asyncio.CancelledError:
-            process = await _despite_cancel(spawn)
-            await _despite_cancel(self._stop(process, None))
-            raise
-        on_start(process.pid)
+        """Run the attempt to its end; on cancellation end its process group first."""
         log = _LazyLog(job.log_path)
-        assert process.stdout is not None
-        pump = asyncio.ensure_future(_pump(process.stdout, log.write, output))
+        lines = _Lines(output)
+
+        def take(data: bytes) -> None:
+            log.write(data)
+            lines.feed(data)
+
         try:
-            code = await process.wait()
-            leftovers = await terminate_group(process.pid, self.grace)
-            await pump
-            if leftovers:
-                note = f"[formicary] ended {leftovers} process(es) the task left running"
-                log.write(f"{note}\n".encode())
-                output([note])
-        except asyncio.CancelledError:
-            await _despite_cancel(self._stop(process, pump))
-            raise
+            child = start_child(["/bin/sh", "-c", job.target], job.cwd, job.env or None, take)
+            on_start(child.pid)
+            try:
+                code = await child.exited()
+                leftovers = await terminate_group(child.pid, self.grace)
+                await child.drained()
+                lines.end()
+                if leftovers:
+                    note = f"[formicary] ended {leftovers} process(es) the task left running"
+                    log.write(f"{note}\n".encode())
+                    output([note])
+            except asyncio.CancelledError:
+                await _despite_cancel(self._stop(child))
+                raise
         finally:
             log.close()
         return ExitStatus(code, describe_exit(code))
 
-    async def _stop(
-        self, process: asyncio.subprocess.Process, pump: asyncio.Future[None] | None
-    ) -> None:
-        await terminate_group(process.pid, self.grace)
-        await process.wait()
-        if pump is not None:
-            await pump
+    async def _stop(self, child: Child) -> None:
+        await terminate_group(child.pid, self.grace)
+        await child.exited()
+        await child.drained()
 
     async def close(self) -> None:
         """Nothing is held between attempts."""
@@ -130,19 +111,24 @@ async def _despite_cancel(work: Coroutine[Any, Any, T] | asyncio.Future[T]) -> T
     return future.result()
 
 
-async def _pump(
-    stream: asyncio.StreamReader, write: Callable[[bytes], object], output: OutputSink
-) -> None:
-    """Copy ``stream`` to the log as it arrives and hand complete lines to ``output``."""
-    partial = b""
-    while chunk := await stream.read(_CHUNK):
-        write(chunk)
-        lines = (partial + chunk).split(b"\n")
-        partial = lines.pop()
+class _Lines:
+    """Cuts output into complete lines for ``output`` (a line split across reads waits for
+    its end)."""
+
+    def __init__(self, output: OutputSink) -> None:
+        self._output = output
+        self._partial = b""
+
+    def feed(self, chunk: bytes) -> None:
+        lines = (self._partial + chunk).split(b"\n")
+        self._partial = lines.pop()
         if lines:
-            output([line.decode("utf-8", "replace").rstrip("\r") for line in lines])
-    if partial:
-        output([partial.decode("utf-8", "replace").rstrip("\r")])
+            self._output([line.decode("utf-8", "replace").rstrip("\r") for line in lines])
+
+    def end(self) -> None:
+        if self._partial:
+            self._output([self._partial.decode("utf-8", "replace").rstrip("\r")])
+            self._partial = b""
 
 
 def describe_exit(code: int) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.durations import took
 from engine.errors import UsageError
-from engine.model import SessionStatus, TaskStatus
+from engine.states import SessionStatus, TaskStatus
 from engine.store import SessionRecord, Store
 
 # Rich and the glyphs are imported where a table is printed:
