@@ -19,12 +19,11 @@ waits up to ``busy_timeout`` for a lock instead of failing with "database is loc
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import partial
 from operator import itemgetter
@@ -64,8 +63,6 @@ __all__ = [
     "pid_alive",
     "this_host",
 ]
-
-log = logging.getLogger(__name__)
 
 _SESSION_COLUMNS = (
     "id, project, workflow, status, params, project_root, created_at, started_at, ended_at, "
@@ -355,49 +352,47 @@ class Store:
 
     def task_summaries(self, session_id: int | str) -> list[dict[str, Any]]:
         """Every task as ``status --json`` and the MCP tools report it: name, state, attempts,
-        the last attempt's exit code, reason, held.
+        the last attempt's exit code, reason, held."""
+        return list(map(json.loads, self._summary_texts(_session_number(session_id))))
 
-        Scripts poll this every second, so it reads only those columns (the exit code by
-        one index lookup per task) and replays the events logged since the snapshot onto
-        them, rather than building every task's and attempt's full record."""
-        number = _session_number(session_id)
+    def task_summaries_json(self, session_id: int | str) -> str:
+        """:meth:`task_summaries` as a compact JSON array, built mostly by SQLite: scripts
+        poll ``status --json`` every second, beside the run they watch."""
+        return "[" + ",".join(self._summary_texts(_session_number(session_id))) + "]"
+
+    def _summary_texts(self, number: int) -> Iterable[str]:
+        """Each task's summary as JSON text, in definition order.
+
+        Only those columns are read (the exit code by one index lookup per task), and the
+        events logged since the snapshot are replayed onto the tasks they concern."""
         with self._reading():
             row = self._one("SELECT snapshot_seq, task_names FROM sessions WHERE id = ?", (number,))
             rows = self._all(_SUMMARY_SQL, (number,), plain=True)
             later = self._logged_after(number, row[0] if row else 0)
-        table: dict[str, Any] = {}
+        texts: dict[str, str] = dict(rows)
         if row is not None and row[1] is not None:  # since version 3: pending tasks have none
             names = json.loads(row[1])
-            table.update(zip(names, map(_pending_summary, names), strict=True))
-        table.update(zip(map(itemgetter(0), rows), rows, strict=True))
+            if len(texts) < len(names):  # definition order, pending tasks included
+                texts = {name: texts.get(name) or _pending_summary(name) for name in names}
+        replayed: dict[str, dict[str, Any]] = {}
         for event in later:
-            if event.kind is not EventKind.TASK_STATE or event.task not in table:
+            if event.kind is not EventKind.TASK_STATE or event.task not in texts:
                 continue
+            name = event.task
+            summary = replayed.get(name)
+            if summary is None:
+                summary = replayed[name] = json.loads(texts[name])
             data = event.data
-            name, _, attempts, exit_code, _, _ = table[event.task]
+            summary["state"] = data["state"]
+            summary["attempts"] = max(summary["attempts"], event.attempt or 0)
             if "log" in data:
-                exit_code = None
+                summary["exit_code"] = None
             if "outcome" in data:
-                exit_code = data.get("exit_code")
-            table[name] = (
-                name,
-                data["state"],
-                max(attempts, event.attempt or 0),
-                exit_code,
-                data.get("reason") or "",
-                data.get("held"),
-            )
-        return [
-            {
-                "name": name,
-                "state": state,
-                "attempts": attempts,
-                "exit_code": exit_code,
-                "reason": reason,
-                "held": bool(held),
-            }
-            for name, state, attempts, exit_code, reason, held in table.values()
-        ]
+                summary["exit_code"] = data.get("exit_code")
+            summary["reason"] = data.get("reason") or ""
+            summary["held"] = bool(data.get("held"))
+        texts.update(zip(replayed, map(_compact, replayed.values()), strict=True))
+        return texts.values()
 
     def require_task(self, session_id: int | str, task: str) -> None:
         """Raise :class:`UnknownTaskError` unless the session has ``task``."""
@@ -539,10 +534,23 @@ def _session_number(session_id: int | str) -> int:
 
 _KEY = itemgetter(0, 1)
 _SUMMARY_SQL = (
-    "SELECT t.name, t.state, t.attempts, (SELECT a.exit_code FROM attempts a "
-    "WHERE a.session_id = t.session_id AND a.task = t.name ORDER BY a.number DESC LIMIT 1), "
-    "t.reason, t.held FROM tasks t WHERE t.session_id = ? ORDER BY t.position"
+    "SELECT t.name, json_object('name', t.name, 'state', t.state, 'attempts', t.attempts, "
+    "'exit_code', (SELECT a.exit_code FROM attempts a WHERE a.session_id = t.session_id "
+    "AND a.task = t.name ORDER BY a.number DESC LIMIT 1), 'reason', t.reason, "
+    "'held', json(CASE WHEN t.held THEN 'true' ELSE 'false' END)) "
+    "FROM tasks t WHERE t.session_id = ? ORDER BY t.position"
 )
+_PENDING_SUMMARY = (
+    '{{"name":{},"state":"pending","attempts":0,"exit_code":null,"reason":"","held":false}}'
+)
+_quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
+
+
+def _pending_summary(name: str) -> str:
+    return _PENDING_SUMMARY.format(_quote(name))
+
+
+_compact = json.JSONEncoder(separators=(",", ":")).encode
 _TASK_KEYS = ("name", "state", "attempts", "budget_from", "held", "reason")
 _ATTEMPT_KEYS = (
     "task",
@@ -617,10 +625,6 @@ def apply_attempt_event(record: dict[str, Any], event: Event) -> None:
 
 def _pending_row(name: str) -> tuple[Any, ...]:
     return (name, "pending", 0, 0, 0, "")
-
-
-def _pending_summary(name: str) -> tuple[Any, ...]:
-    return (name, "pending", 0, None, "", 0)
 
 
 def _as_tuple(row: Any, keys: tuple[str, ...]) -> tuple[Any, ...]:

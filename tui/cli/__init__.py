@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Sequence
 
 from engine.errors import DefinitionError, FormicaryError
-from tui.cli.commands import register_all
+from tui.cli.commands import register_for
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -19,8 +18,9 @@ EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 141
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand registered."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser: with the subcommand ``argv`` names (and those registered beside
+    it), or every subcommand when it names none."""
     parser = argparse.ArgumentParser(
         prog="formicary",
         description="Run and watch workflows of shell commands and Python callables.",
@@ -33,21 +33,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the engine does")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    register_all(subparsers)
+    register_for(subparsers, _command_in(sys.argv[1:] if argv is None else argv))
     return parser
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The first word of ``argv`` that is not a global option or its value."""
+    words = iter(argv)
+    for word in words:
+        if word in ("-w", "--workspace"):
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
     try:
         module, _, function = args.handler.partition(":")
-        code: int = getattr(importlib.import_module(module), function)(args)
+        handler = getattr(importlib.import_module(module), function)
+        # Only where something may log: `status`, polled by scripts, loads no logging.
+        if args.verbose or "logging" in sys.modules:
+            import logging
+
+            logging.basicConfig(
+                level=logging.INFO if args.verbose else logging.WARNING,
+                format="%(levelname)s %(name)s: %(message)s",
+            )
+        code: int = handler(args)
     except DefinitionError as error:
         for issue in error.issues:
             print(issue, file=sys.stderr)

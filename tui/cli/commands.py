@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from engine.model import ProjectType
+from engine.states import ProjectType
 
 TASK_ACTIONS = {
     "retry": "run a failed, cancelled or blocked task again (with no TASK: every failed one)",
@@ -20,16 +20,18 @@ TASK_ACTIONS = {
 
 def register_all(subparsers: Any) -> None:
     """Add every subcommand to ``subparsers``."""
-    for register in (
-        _register_dash,
-        _register_run,
-        _register_sessions,
-        _register_control,
-        _register_validate,
-        _register_new,
-        _register_docs,
-        _register_mcp,
-    ):
+    for register in _REGISTERS:
+        register(subparsers)
+
+
+def register_for(subparsers: Any, command: str | None) -> None:
+    """Add ``command`` (with the commands registered beside it) to ``subparsers``, or every
+    subcommand when it is not one: building all eighteen parsers costs more than a
+    ``status --json`` poll's own work."""
+    register = _BY_COMMAND.get(command or "")
+    if register is None:
+        register_all(subparsers)
+    else:
         register(subparsers)
 
 
@@ -210,3 +212,28 @@ def _register_mcp(subparsers: Any) -> None:
     )
     parser.add_argument("path", nargs="?", metavar="WORKSPACE")
     parser.set_defaults(handler="tui.cli.mcp:run")
+
+
+_REGISTERS = (
+    _register_dash,
+    _register_run,
+    _register_sessions,
+    _register_control,
+    _register_validate,
+    _register_new,
+    _register_docs,
+    _register_mcp,
+)
+_BY_COMMAND = {
+    "dash": _register_dash,
+    "run": _register_run,
+    **dict.fromkeys(("sessions", "status", "logs"), _register_sessions),
+    **dict.fromkeys(
+        (*TASK_ACTIONS, "pause", "resume", "prune"),
+        _register_control,
+    ),
+    "validate": _register_validate,
+    "new": _register_new,
+    "docs": _register_docs,
+    "mcp": _register_mcp,
+}

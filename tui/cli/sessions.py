@@ -98,8 +98,13 @@ def show_status(args: argparse.Namespace) -> int:
     store = open_store(args)
     record = store.session(args.session)
     if args.json:
-        document = {**session_json(record), "tasks": store.task_summaries(record.id)}
-        print(json.dumps(document, indent=2 if sys.stdout.isatty() else None))
+        if sys.stdout.isatty():
+            document = {**session_json(record), "tasks": store.task_summaries(record.id)}
+            print(json.dumps(document, indent=2))
+            return 0
+        # Compact, with the task array built by the store as text: scripts poll this.
+        head = json.dumps(session_json(record), separators=(",", ":"))
+        sys.stdout.write(f'{head[:-1]},"tasks":{store.task_summaries_json(record.id)}}}\n')
         return 0
     tasks, attempts = store.tasks_and_attempts(record.id)
     last = {attempt.task: attempt for attempt in attempts}
