@@ -128,3 +128,14 @@ class ResourceBusyError(FormicaryError, RuntimeError):
         self.amount = amount
         self.available = available
         super().__init__(f"pool {pool!r}: {amount} requested, {available} available now")
+
+
+class StoreVersionError(FormicaryError, RuntimeError):
+    """The workspace's state.db was written by a newer formicary than this one."""
+
+    def __init__(self, path: object, version: int, supported: int) -> None:
+        self.version = version
+        super().__init__(
+            f"{path}: schema version {version} is newer than this formicary's ({supported}); "
+            "upgrade formicary to read it"
+        )

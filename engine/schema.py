@@ -9,6 +9,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from engine.errors import StoreVersionError
+
 STATE_DIR = ".formicary"
 DB_NAME = "state.db"
 BUSY_TIMEOUT_MS = 10_000
@@ -101,7 +103,13 @@ _SCHEMA_V3 = """
 ALTER TABLE sessions ADD COLUMN task_names TEXT;
 """
 
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3)
+# Version 4: a task's row keeps its latest attempt's exit code, so ``status --json`` reads it
+# without looking up the task's attempts (rows from before keep NULL; readers fall back).
+_SCHEMA_V4 = """
+ALTER TABLE tasks ADD COLUMN exit_code INTEGER;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4)
 """Forward migrations; ``MIGRATIONS[n]`` takes a database from version ``n`` to ``n + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -149,9 +157,8 @@ def migrate(connection: sqlite3.Connection) -> int:
     it ends at."""
     version = connection.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
-        raise RuntimeError(
-            f"state.db has schema version {version}, newer than this formicary ({SCHEMA_VERSION})"
-        )
+        path = connection.execute("PRAGMA database_list").fetchone()[2]
+        raise StoreVersionError(path or "state.db", version, SCHEMA_VERSION)
     if version == SCHEMA_VERSION:
         return version
     connection.execute("BEGIN IMMEDIATE")

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from functools import partial
 from itertools import compress, repeat
-from operator import add, contains, itemgetter, methodcaller
+from operator import add, contains, itemgetter, methodcaller, or_
 from typing import Any
 
 from engine.events import Event, EventKind
@@ -115,6 +115,7 @@ class SessionWriter:
         self._latest: dict[str, tuple[Any, ...]] = {}
         self._starts: dict[tuple[str, int], tuple[Any, ...]] = {}
         self._ends: dict[tuple[str, int], tuple[Any, ...]] = {}
+        self._exits: dict[str, int | None] = {}  # a task's latest attempt's exit code
         self.lost = False
         self._next_snapshot = 0.0
         self._next_beat = 0.0
@@ -198,7 +199,7 @@ class SessionWriter:
 
     @property
     def _dirty(self) -> bool:
-        return bool(self._latest or self._starts or self._ends)
+        return bool(self._latest or self._starts or self._ends or self._exits)
 
     def _note_states(
         self, names: list[str], numbers: list[int | None], times: list[float], datas: list[Any]
@@ -234,8 +235,13 @@ class SessionWriter:
             strict=False,  # `sid` repeats without end
         )
         self._latest.update(zip(task_names, rows, strict=False))
-        for key, into in (("log", self._starts), ("outcome", self._ends)):
-            flags = list(map(contains, datas, repeat(key)))
+        starts = list(map(contains, datas, repeat("log")))
+        ends = list(map(contains, datas, repeat("outcome")))
+        # A start clears the task's exit code and an end sets it (None from a start's data).
+        either = list(map(or_, starts, ends))
+        exits = map(_EXIT, compress(datas, either))
+        self._exits.update(zip(compress(names, either), exits, strict=True))
+        for key, into, flags in (("log", self._starts, starts), ("outcome", self._ends, ends)):
             if not any(flags):
                 continue
             chosen = list(compress(datas, flags))
@@ -338,7 +344,7 @@ class SessionWriter:
             db.execute("ROLLBACK")
             raise
         if snapshot:
-            self._latest, self._starts, self._ends = {}, {}, {}
+            self._latest, self._starts, self._ends, self._exits = {}, {}, {}, {}
             self._next_snapshot = now + SNAPSHOT_INTERVAL
 
     def _write_snapshot(self, db: Any) -> None:
@@ -346,6 +352,11 @@ class SessionWriter:
         rows in C)."""
         if self._latest:
             db.executemany(_UPSERT_TASKS, self._latest.values())
+        if self._exits:
+            db.executemany(
+                "UPDATE tasks SET exit_code = ? WHERE session_id = ? AND name = ?",
+                zip(self._exits.values(), repeat(self.session_id), self._exits, strict=False),
+            )
         starts, ends = self._starts, self._ends
         both = list(starts.keys() & ends.keys())
         if both:

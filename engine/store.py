@@ -535,8 +535,9 @@ def _session_number(session_id: int | str) -> int:
 _KEY = itemgetter(0, 1)
 _SUMMARY_SQL = (
     "SELECT t.name, json_object('name', t.name, 'state', t.state, 'attempts', t.attempts, "
-    "'exit_code', (SELECT a.exit_code FROM attempts a WHERE a.session_id = t.session_id "
-    "AND a.task = t.name ORDER BY a.number DESC LIMIT 1), 'reason', t.reason, "
+    "'exit_code', COALESCE(t.exit_code, (SELECT a.exit_code FROM attempts a "
+    "WHERE a.session_id = t.session_id AND a.task = t.name ORDER BY a.number DESC LIMIT 1)), "
+    "'reason', t.reason, "
     "'held', json(CASE WHEN t.held THEN 'true' ELSE 'false' END)) "
     "FROM tasks t WHERE t.session_id = ? ORDER BY t.position"
 )

@@ -77,9 +77,11 @@ class WriterLink:
         self._incoming = frames.Reader()
         self._drained: asyncio.Future[None] | None = None
         self._watchers = 0
-        command = [sys.executable, "-I"]
+        command = [sys.executable, "-I"]  # -I drops PYTHON* variables: keep this bytecode
         if sys.dont_write_bytecode:
             command.append("-B")
+        if sys.pycache_prefix:
+            command += ["-X", f"pycache_prefix={sys.pycache_prefix}"]
         command += ["-c", _BOOTSTRAP, str(path), str(os.getpid()), str(_ENGINE_DIR)]
         self._process = subprocess.Popen(
             command,

@@ -46,10 +46,20 @@ def test_older_schema_opens_and_migrates(tmp_path: Path) -> None:
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
+    path = db_path(tmp_path)
     connect(path).execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(RuntimeError, match="newer than this formicary"):
         connect(path)
+    # On the command line: one line naming the file, exit 2.
+    result = subprocess.run(
+        [FORMICARY, "-w", str(tmp_path), "sessions"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "state.db" in result.stderr
 
 
 def write_long_project(workspace: Path, tasks: int, command: str = "true") -> None:
@@ -259,6 +269,9 @@ async def test_task_summaries_agree_with_the_full_records(tmp_path: Path) -> Non
     after = store.task_summaries(int(handle.session_id))
     assert after == expected()
     assert {summary["name"]: summary["exit_code"] for summary in after}["gate"] == 4
+    # The snapshot keeps each task's latest exit code (read without looking at attempts).
+    codes = dict(store._all("SELECT name, exit_code FROM tasks", plain=True))
+    assert codes["gate"] == 4 and codes["bad"] == 3 and codes["ok"] == 0
     # The same from the events alone: no snapshot rows, everything replayed.
     with store.transaction() as db:
         db.execute("DELETE FROM tasks")
