@@ -112,6 +112,11 @@ class StoreWriter:
                 self._commit(sid, chunks.pop(sid, []), closing=True)
                 if self.writers.pop(sid, None) is not None:
                     self._send(("closed", sid))
+        if ended:
+            # The engine is gone with these sessions open: commit what it sent with a last
+            # snapshot, so whoever adopts them has fewer events to replay.
+            for sid in list(self.writers):
+                self._commit(sid, chunks.pop(sid, []), closing=True)
         for sid, pending in chunks.items():
             self._commit(sid, pending)
         return ended

@@ -118,3 +118,69 @@ def test_frames_over_a_real_pipe() -> None:
     with os.fdopen(read_fd, "rb") as stream:
         assert frames.receive(stream) == message
         assert frames.receive(stream) is None
+
+
+def test_the_writer_of_a_killed_engine_leaves_a_snapshot_and_ends(tmp_path: Path) -> None:
+    """kill -9 of the engine: its writer commits what it had, with a last snapshot (less to
+    replay for whoever resumes), beats no more, and ends."""
+    import subprocess
+    import time
+
+    import psutil
+
+    from tests.test_cli_foundation import FORMICARY
+
+    folder = tmp_path / "gated"
+    folder.mkdir()
+    (folder / "formicary.toml").write_text(
+        '[project]\nname = "gated"\n[workflows.main.tasks.first]\n'
+        'run = "while [ ! -e go1 ]; do sleep 0.01; done"\n'
+        '[workflows.main.tasks.wait]\nrun = "while [ ! -e go ]; do sleep 0.01; done"\n'
+        'depends_on = ["first"]\n'
+    )
+    engine = subprocess.Popen(
+        [FORMICARY, "-w", str(tmp_path), "run", "gated", "--plain"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    path = db_path(tmp_path)
+    try:
+        deadline = time.monotonic() + DEADLINE
+        while not (path.exists() and _state(path, "first") == "running"):
+            assert time.monotonic() < deadline, "the first task never ran"
+            time.sleep(0.02)
+        (folder / "go1").touch()  # what follows comes after the snapshot of the start
+        while _state(path, "wait") != "running":
+            assert time.monotonic() < deadline, "the gated task never ran"
+            time.sleep(0.02)
+        writers = [
+            p for p in psutil.Process(engine.pid).children() if str(path) in " ".join(p.cmdline())
+        ]
+        assert len(writers) == 1
+        engine.kill()
+        engine.wait()
+        _, alive = psutil.wait_procs(writers, timeout=DEADLINE)
+        assert not alive, "the writer outlived its engine"
+    finally:
+        (folder / "go1").touch()  # the killed engine's tasks end on their own
+        (folder / "go").touch()
+        if engine.poll() is None:
+            engine.kill()
+            engine.wait()
+    store = Store(path)
+    row = store._one("SELECT snapshot_seq, last_seq, heartbeat FROM sessions WHERE id = 1")
+    assert row is not None and row[0] == row[1]
+    assert dict(store._all("SELECT name, state FROM tasks", plain=True))["wait"] == "running"
+    store.close()
+
+
+def _state(path: Path, task: str) -> str:
+    store = Store(path)
+    try:
+        return {summary["name"]: summary["state"] for summary in store.task_summaries(1)}.get(
+            task, ""
+        )
+    except Exception:  # the session row may not be written yet
+        return ""
+    finally:
+        store.close()
