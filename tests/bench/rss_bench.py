@@ -8,7 +8,8 @@ The child also reports its RSS after imports, after building the specs and at th
 failure shows which stage holds the memory.
 
 Bar: peak RSS <= 300 MB. ``--persist`` runs the session persisted (``persist=True``, the
-store in the temporary workspace), with the same bar.
+store in the temporary workspace); the store writer process's peak (sampled every 20 ms)
+is then added to the engine's, and the bar holds for the sum (``peak_total_mb``).
 
 Prints one JSON line on stdout; progress goes to stderr.
 
@@ -38,7 +39,9 @@ def progress(message: str) -> None:
 def child(layers: int, max_parallel: int, persist: bool = False) -> None:
     """The workload: build and run the DAG, then print stage RSS figures as JSON."""
     import asyncio
+    import contextlib
     import tempfile
+    import threading
 
     import psutil
 
@@ -64,18 +67,35 @@ def child(layers: int, max_parallel: int, persist: bool = False) -> None:
         project = ProjectSpec(name="bench", workflows={"main": workflow}, root=root)
         stages["specs_built"] = rss_mb()
 
+        writer_peak = [0]
+        done = threading.Event()
+
+        def watch_writer() -> None:
+            # The store writer is this process's child. Sampled, as its ru_maxrss would be
+            # this process's own at the moment it was started (vfork borrows our memory).
+            while not done.wait(0.02):
+                for process in me.children():
+                    with contextlib.suppress(psutil.Error):
+                        writer_peak[0] = max(writer_peak[0], process.memory_info().rss)
+
         async def run() -> tuple[str, float]:
             started = time.perf_counter()
             handle = start_session(
                 project, workflow, workspace=root / "ws", monitor_interval=None, persist=persist
             )
+            watcher = threading.Thread(target=watch_writer, daemon=True)
+            watcher.start()
             status = await handle.wait()
             elapsed = time.perf_counter() - started
             stages["finished"] = rss_mb()
             await handle.close()
+            done.set()
+            watcher.join()
             return status.value, elapsed
 
         status, elapsed = asyncio.run(run())
+    if persist:
+        stages["writer_peak"] = round(writer_peak[0] / 1e6, 1)
     if status != SessionStatus.COMPLETED.value:
         raise SystemExit(f"session ended {status}")
     print(json.dumps({"tasks": len(tasks), "run_s": round(elapsed, 2), "stages_mb": stages}))
@@ -113,7 +133,11 @@ def main() -> None:
     report = json.loads(done.stdout.strip().splitlines()[-1])
     ru_maxrss_mb = peak_kb * 1024 / 1e6  # Linux reports ru_maxrss in KiB
     # The kernel's high-water mark can lag a sample taken just before exit by a page or two.
-    peak_mb = max(ru_maxrss_mb, *report["stages_mb"].values())
+    stages = dict(report["stages_mb"])
+    writer_mb = stages.pop("writer_peak", 0.0)
+    peak_mb = max(ru_maxrss_mb, *stages.values())
+    # Persisted, the store writer process is part of the run: the bar holds for both.
+    total_mb = peak_mb + writer_mb
     progress(f"  peak {peak_mb:.1f} MB, stages {report['stages_mb']}, run {report['run_s']} s")
     print(
         json.dumps(
@@ -125,11 +149,13 @@ def main() -> None:
                 "persist": args.persist,
                 "runs": 1,
                 "peak_rss_mb": round(peak_mb, 1),
+                "writer_peak_rss_mb": writer_mb,
+                "peak_total_mb": round(total_mb, 1),
                 "ru_maxrss_mb": round(ru_maxrss_mb, 1),
                 "stages_mb": report["stages_mb"],
                 "run_s": report["run_s"],
                 "bar_mb": BAR_MB,
-                "ok": peak_mb <= BAR_MB,
+                "ok": total_mb <= BAR_MB,
             }
         )
     )
