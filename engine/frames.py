@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import struct
-from typing import Any, BinaryIO
+from typing import Any
 
 _HEADER = struct.Struct("<I")
 
@@ -31,19 +31,6 @@ def send(fd: int, message: tuple[Any, ...]) -> None:
     data = memoryview(pack(message))
     while data:
         data = data[os.write(fd, data) :]
-
-
-def receive(stream: BinaryIO) -> tuple[Any, ...] | None:
-    """The next message from the blocking ``stream``, or None once the other end closed it."""
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
-        return None
-    (size,) = _HEADER.unpack(header)
-    payload = stream.read(size)
-    if len(payload) < size:
-        return None
-    message: tuple[Any, ...] = pickle.loads(payload)
-    return message
 
 
 class Reader:
