@@ -109,7 +109,39 @@ _SCHEMA_V4 = """
 ALTER TABLE tasks ADD COLUMN exit_code INTEGER;
 """
 
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4)
+# Version 5: a task's row carries its ``status --json`` summary, kept by SQLite itself (a
+# stored generated column), so a poll of a 10,000-task session reads ten thousand short texts
+# instead of building them. A stored column cannot be added to a table, so the table is
+# rebuilt; rows from before version 4 get their exit code from their attempts on the way.
+_SCHEMA_V5 = """
+CREATE TABLE tasks_v5 (
+    session_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    budget_from INTEGER NOT NULL DEFAULT 0,
+    held INTEGER NOT NULL DEFAULT 0,
+    reason TEXT NOT NULL DEFAULT '',
+    updated_at REAL NOT NULL,
+    position INTEGER NOT NULL DEFAULT 0,
+    exit_code INTEGER,
+    summary TEXT GENERATED ALWAYS AS (json_object(
+        'name', name, 'state', state, 'attempts', attempts, 'exit_code', exit_code,
+        'reason', reason, 'held', json(CASE WHEN held THEN 'true' ELSE 'false' END)
+    )) STORED,
+    PRIMARY KEY (session_id, name)
+) WITHOUT ROWID;
+INSERT INTO tasks_v5 (session_id, name, state, attempts, budget_from, held, reason,
+    updated_at, position, exit_code)
+SELECT session_id, name, state, attempts, budget_from, held, reason, updated_at, position,
+    COALESCE(exit_code, (SELECT a.exit_code FROM attempts a WHERE a.session_id = t.session_id
+        AND a.task = t.name ORDER BY a.number DESC LIMIT 1))
+FROM tasks t;
+DROP TABLE tasks;
+ALTER TABLE tasks_v5 RENAME TO tasks;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5)
 """Forward migrations; ``MIGRATIONS[n]`` takes a database from version ``n`` to ``n + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -248,10 +248,7 @@ class Store:
                 self._connection.execute("COMMIT")
 
     def _logged_after(self, number: int, after: int) -> list[Event]:
-        rows = self._all(
-            "SELECT events FROM events WHERE session_id = ? AND last_seq > ? ORDER BY first_seq",
-            (number, after),
-        )
+        rows = self._all(_LOGGED_AFTER, (number, after))
         return _decoded(rows, str(number), after)
 
     def _task_table(self, number: int) -> dict[str, Any]:
@@ -363,17 +360,19 @@ class Store:
     def _summary_texts(self, number: int) -> Iterable[str]:
         """Each task's summary as JSON text, in definition order.
 
-        Only those columns are read (the exit code by one index lookup per task), and the
-        events logged since the snapshot are replayed onto the tasks they concern."""
+        The snapshot's rows carry their summary (a stored column, see
+        :mod:`engine.schema`), and only the tasks named by the events logged since the
+        snapshot are decoded and written again."""
         with self._reading():
             row = self._one("SELECT snapshot_seq, task_names FROM sessions WHERE id = ?", (number,))
-            rows = self._all(_SUMMARY_SQL, (number,), plain=True)
+            # Since version 3 a session lists its tasks, and pending ones have no row.
+            names = json.loads(row[1]) if row is not None and row[1] is not None else None
+            rows = self._all(_SUMMARIES if names else _SUMMARIES_IN_ORDER, (number,), plain=True)
             later = self._logged_after(number, row[0] if row else 0)
         texts: dict[str, str] = dict(rows)
-        if row is not None and row[1] is not None:  # since version 3: pending tasks have none
-            names = json.loads(row[1])
-            if len(texts) < len(names):  # definition order, pending tasks included
-                texts = {name: texts.get(name) or _pending_summary(name) for name in names}
+        if names:
+            found = texts.get
+            texts = {name: found(name) or _pending_summary(name) for name in names}
         replayed: dict[str, dict[str, Any]] = {}
         for event in later:
             if event.kind is not EventKind.TASK_STATE or event.task not in texts:
@@ -391,7 +390,7 @@ class Store:
                 summary["exit_code"] = data.get("exit_code")
             summary["reason"] = data.get("reason") or ""
             summary["held"] = bool(data.get("held"))
-        texts.update(zip(replayed, map(_compact, replayed.values()), strict=True))
+        texts.update(zip(replayed, map(_summary_text, replayed.values()), strict=True))
         return texts.values()
 
     def require_task(self, session_id: int | str, task: str) -> None:
@@ -416,11 +415,14 @@ class Store:
         number = _session_number(session_id)
         tasks, attempts, changed_tasks, changed_attempts, last = self._replayed(number)
         now = time.time()
+        # A task's row keeps its latest attempt's exit code (attempts come in key order).
+        exits = {key[0]: _as_tuple(row, _ATTEMPT_KEYS)[5] for key, row in attempts.items()}
         with self.transaction() as db:
             positions = {name: index for index, name in enumerate(tasks)}
             db.executemany(
                 "INSERT OR REPLACE INTO tasks (session_id, name, state, attempts, budget_from, "
-                "held, reason, updated_at, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "held, reason, updated_at, position, exit_code) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         number,
@@ -432,6 +434,7 @@ class Store:
                         t["reason"],
                         now,
                         positions[name],
+                        exits.get(name),
                     )
                     for name, t in ((name, tasks[name]) for name in changed_tasks)
                 ],
@@ -453,11 +456,7 @@ class Store:
         """Events of the session with ``seq > after``, oldest first (about ``limit`` of them:
         whole chunks are returned)."""
         number = _session_number(session_id)
-        rows = self._all(
-            "SELECT events FROM events WHERE session_id = ? AND last_seq > ? "
-            "ORDER BY first_seq LIMIT ?",
-            (number, after, max(1, limit // 100)),
-        )
+        rows = self._all(f"{_LOGGED_AFTER} LIMIT ?3", (number, after, max(1, limit // 100)))
         return _decoded(rows, str(number), after)
 
     def last_seq(self, session_id: int | str) -> int:
@@ -533,17 +532,19 @@ def _session_number(session_id: int | str) -> int:
 
 
 _KEY = itemgetter(0, 1)
-_SUMMARY_SQL = (
-    "SELECT t.name, json_object('name', t.name, 'state', t.state, 'attempts', t.attempts, "
-    "'exit_code', COALESCE(t.exit_code, (SELECT a.exit_code FROM attempts a "
-    "WHERE a.session_id = t.session_id AND a.task = t.name ORDER BY a.number DESC LIMIT 1)), "
-    "'reason', t.reason, "
-    "'held', json(CASE WHEN t.held THEN 'true' ELSE 'false' END)) "
-    "FROM tasks t WHERE t.session_id = ? ORDER BY t.position"
+# Chunks hold consecutive events: the first one wanted is the last to start at or before
+# ``after + 1``, found by the primary key instead of a scan of the session's chunks.
+_LOGGED_AFTER = (
+    "SELECT events FROM events WHERE session_id = ?1 AND first_seq >= COALESCE(("
+    "SELECT MAX(first_seq) FROM events WHERE session_id = ?1 AND first_seq <= ?2 + 1), 0) "
+    "AND last_seq > ?2 ORDER BY first_seq"
 )
+_SUMMARIES = "SELECT name, summary FROM tasks WHERE session_id = ?"
+_SUMMARIES_IN_ORDER = _SUMMARIES + " ORDER BY position"
 _PENDING_SUMMARY = (
     '{{"name":{},"state":"pending","attempts":0,"exit_code":null,"reason":"","held":false}}'
 )
+_SUMMARY = '{{"name":{},"state":{},"attempts":{},"exit_code":{},"reason":{},"held":{}}}'
 _quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
@@ -551,7 +552,19 @@ def _pending_summary(name: str) -> str:
     return _PENDING_SUMMARY.format(_quote(name))
 
 
-_compact = json.JSONEncoder(separators=(",", ":")).encode
+def _summary_text(summary: dict[str, Any]) -> str:
+    """A summary as the stored column writes it (compact JSON, keys in the same order)."""
+    code = summary["exit_code"]
+    return _SUMMARY.format(
+        _quote(summary["name"]),
+        _quote(summary["state"]),
+        int(summary["attempts"]),
+        "null" if code is None else int(code),
+        _quote(summary["reason"]),
+        "true" if summary["held"] else "false",
+    )
+
+
 _TASK_KEYS = ("name", "state", "attempts", "budget_from", "held", "reason")
 _ATTEMPT_KEYS = (
     "task",

@@ -45,6 +45,65 @@ def test_older_schema_opens_and_migrates(tmp_path: Path) -> None:
     store.close()
 
 
+def test_version_4_tasks_get_their_summaries_after_migrating(tmp_path: Path) -> None:
+    """Version 5 rebuilds the tasks table with a stored summary; a row from before version 4
+    (no exit code of its own) takes its latest attempt's on the way."""
+    path = tmp_path / "state.db"
+    old = sqlite3.connect(path, isolation_level=None)
+    for script in MIGRATIONS[:4]:
+        for statement in script.split(";"):
+            if statement.strip():
+                old.execute(statement)
+    old.execute("PRAGMA user_version = 4")
+    old.execute(
+        "INSERT INTO sessions (project, workflow, params, definition, project_root, status, "
+        "created_at, task_names) VALUES ('p', 'w', '{}', '{}', '/x', 'failed', 1.0, "
+        '\'["a", "b", "c"]\')'
+    )
+    old.executemany(
+        "INSERT INTO tasks (session_id, name, state, attempts, held, reason, updated_at, "
+        "position, exit_code) VALUES (1, ?, ?, ?, ?, ?, 1.0, ?, ?)",
+        [("a", "failed", 2, 0, "exit 3", 0, None), ("b", "paused", 0, 1, "", 1, None)],
+    )
+    old.executemany(
+        "INSERT INTO attempts (session_id, task, number, outcome, exit_code) VALUES (1, 'a', ?, "
+        "'failed', ?)",
+        [(1, 1), (2, 3)],
+    )
+    old.close()
+    store = Store(path)
+    assert store._connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert store.task_summaries(1) == [
+        {
+            "name": "a",
+            "state": "failed",
+            "attempts": 2,
+            "exit_code": 3,
+            "reason": "exit 3",
+            "held": False,
+        },
+        {
+            "name": "b",
+            "state": "paused",
+            "attempts": 0,
+            "exit_code": None,
+            "reason": "",
+            "held": True,
+        },
+        {
+            "name": "c",
+            "state": "pending",
+            "attempts": 0,
+            "exit_code": None,
+            "reason": "",
+            "held": False,
+        },
+    ]
+    assert json.loads(store.task_summaries_json(1)) == store.task_summaries(1)
+    assert store.integrity_check() == "ok"
+    store.close()
+
+
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     path = db_path(tmp_path)
     connect(path).execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
