@@ -61,15 +61,19 @@ _ATTEMPT_REASON = methodcaller("get", "attempt_reason")
 
 # The snapshot upserts mirror engine.store.apply_task_event / apply_attempt_event, which
 # readers use to replay the events logged after a snapshot.
+# ?10 is the exit code of the task's latest attempt when ?11 says an attempt started or ended
+# since the last snapshot (one write per row: each one recomputes the stored summary).
 _UPSERT_TASKS = (
     "INSERT INTO tasks (session_id, name, state, attempts, held, reason, budget_from, "
-    "updated_at, position) VALUES (?1, ?2, ?3, COALESCE(?4, 0), COALESCE(?5, 0), "
-    "COALESCE(?6, ''), COALESCE(?7, 0), ?8, COALESCE(?9, 0)) "
+    "updated_at, position, exit_code) VALUES (?1, ?2, ?3, COALESCE(?4, 0), COALESCE(?5, 0), "
+    "COALESCE(?6, ''), COALESCE(?7, 0), ?8, COALESCE(?9, 0), ?10) "
     "ON CONFLICT (session_id, name) DO UPDATE SET state = excluded.state, "
     "attempts = MAX(attempts, excluded.attempts), held = excluded.held, "
     "reason = excluded.reason, budget_from = COALESCE(?7, budget_from), "
-    "updated_at = excluded.updated_at"
+    "updated_at = excluded.updated_at, "
+    "exit_code = CASE WHEN ?11 THEN ?10 ELSE exit_code END"
 )
+_NO_EXIT = (None, 0)
 _UPSERT_STARTS = (
     "INSERT INTO attempts (session_id, task, number, started_at, pid, log_path, worker) "
     "VALUES (?1, ?2, COALESCE(?3, 0), COALESCE(?4, ?5), ?6, ?7, ?8) "
@@ -115,7 +119,8 @@ class SessionWriter:
         self._latest: dict[str, tuple[Any, ...]] = {}
         self._starts: dict[tuple[str, int], tuple[Any, ...]] = {}
         self._ends: dict[tuple[str, int], tuple[Any, ...]] = {}
-        self._exits: dict[str, int | None] = {}  # a task's latest attempt's exit code
+        # A task's latest attempt's exit code, as the upsert's last two parameters.
+        self._exits: dict[str, tuple[int | None, int]] = {}
         self.lost = False
         self._next_snapshot = 0.0
         self._next_beat = 0.0
@@ -240,7 +245,7 @@ class SessionWriter:
         # A start clears the task's exit code and an end sets it (None from a start's data).
         either = list(map(or_, starts, ends))
         exits = map(_EXIT, compress(datas, either))
-        self._exits.update(zip(compress(names, either), exits, strict=True))
+        self._exits.update(zip(compress(names, either), zip(exits, repeat(1)), strict=True))
         for key, into, flags in (("log", self._starts, starts), ("outcome", self._ends, ends)):
             if not any(flags):
                 continue
@@ -350,13 +355,11 @@ class SessionWriter:
     def _write_snapshot(self, db: Any) -> None:
         """Upsert the tasks and attempts changed since the last snapshot (sqlite3 binds the
         rows in C)."""
-        if self._latest:
-            db.executemany(_UPSERT_TASKS, self._latest.values())
-        if self._exits:
-            db.executemany(
-                "UPDATE tasks SET exit_code = ? WHERE session_id = ? AND name = ?",
-                zip(self._exits.values(), repeat(self.session_id), self._exits, strict=False),
-            )
+        # Every task with an exit code to write has a row here: the same event made both.
+        latest = self._latest
+        if latest:
+            exits = map(self._exits.get, latest, repeat(_NO_EXIT))
+            db.executemany(_UPSERT_TASKS, map(add, latest.values(), exits))
         starts, ends = self._starts, self._ends
         both = list(starts.keys() & ends.keys())
         if both:
