@@ -19,6 +19,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 from engine.store import Store, db_path
 from engine.synthetic import layered_edges
 
@@ -74,11 +76,17 @@ def run_trial(workspace: Path, rng: random.Random, deadline: float = 60.0) -> Tr
         if time.monotonic() - started > deadline:
             break
         time.sleep(0.002)
+    writers = _store_writers(engine.pid)
     engine.send_signal(signal.SIGKILL)
     engine.wait()
     lines_at_kill = len(_marker_lines(marker))
+    # The engine's store writer commits what it was sent, then ends: only then does the
+    # store say all the engine recorded (a kill that lands after the session finished, while
+    # the engine shuts down, leaves a completed session with nothing to resume).
+    _wait_ended(writers, deadline)
     store = Store(db_path(workspace))
     recorded = {task.name for task in store.tasks(1) if task.state == "completed"}
+    finished = store.session(1).status.is_final
     store.close()
     resume = subprocess.run(
         [FORMICARY, "-w", str(workspace), "resume", "--plain"],
@@ -88,7 +96,7 @@ def run_trial(workspace: Path, rng: random.Random, deadline: float = 60.0) -> Tr
         check=False,
     )
     result = TrialResult(lines_at_kill, len(recorded), 0)
-    if engine.returncode != -signal.SIGKILL:
+    if engine.returncode != -signal.SIGKILL or finished:
         # The run finished before the kill landed: nothing was orphaned to resume.
         if resume.returncode != 2 or "no orphaned session" not in resume.stderr:
             result.problems.append(f"resume of a finished run: {resume.stderr.strip()}")
@@ -115,6 +123,36 @@ def run_trial(workspace: Path, rng: random.Random, deadline: float = 60.0) -> Tr
     if seqs != list(range(1, len(seqs) + 1)):
         result.problems.append("event sequence numbers have gaps")
     return result
+
+
+def _store_writers(pid: int) -> list[psutil.Process]:
+    """The store writer processes started by the engine ``pid``."""
+    try:
+        children = psutil.Process(pid).children()
+    except psutil.NoSuchProcess:
+        return []
+    found = []
+    for child in children:
+        try:
+            if "engine.store_writer" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def _wait_ended(processes: list[psutil.Process], deadline: float) -> None:
+    """Wait until each of ``processes`` has exited (a zombie counts: whoever adopted the
+    orphan reaps it in its own time)."""
+    end = time.monotonic() + deadline
+    for process in processes:
+        while time.monotonic() < end:
+            try:
+                if process.status() == psutil.STATUS_ZOMBIE:
+                    break
+            except psutil.NoSuchProcess:
+                break
+            time.sleep(0.005)
 
 
 def fresh(workspace: Path) -> Path:
