@@ -29,7 +29,10 @@ from typing import Any
 from engine.events import Event, EventKind
 from engine.schema import HEARTBEAT_INTERVAL
 
-SNAPSHOT_INTERVAL = 1.0
+SNAPSHOT_INTERVAL = 0.25
+"""Seconds between task and attempt snapshots. Readers replay the events logged since the
+last one, so this bounds what a ``status`` poll decodes; the writer's cost hardly depends on
+it, as a task changed several times between two snapshots is written once either way."""
 
 
 def _plain(value: object) -> object:
@@ -286,9 +289,9 @@ class SessionWriter:
         heartbeat: float | None,
         closing: bool,
     ) -> None:
-        """Commit one batch: the event chunks' rows, the session row, and, at most
-        once a second, the task and attempt snapshots (readers replay the chunks logged
-        after)."""
+        """Commit one batch: the event chunks' rows, the session row, and, at most every
+        :data:`SNAPSHOT_INTERVAL`, the task and attempt snapshots (readers replay the chunks
+        logged after)."""
         sid = self.session_id
         samples = []
         commands = []

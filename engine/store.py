@@ -7,7 +7,7 @@ versioned with ``PRAGMA user_version`` and migrated forward on open.
 The event log is append-only and gap-free, stored as one row per commit (a chunk of
 consecutive events, pickled as plain tuples by :mod:`engine.event_codec`): a row per event
 cost more than the engine itself. The ``tasks`` and ``attempts`` tables are snapshots,
-current as of the session's ``snapshot_seq`` and refreshed about once a second; readers
+current as of the session's ``snapshot_seq`` and refreshed four times a second; readers
 bring them up to date by replaying the events logged after it, so what they return is as
 fresh as the log. A task still ``pending`` may have no row: the session row lists every
 task (``task_names``).
