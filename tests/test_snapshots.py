@@ -41,6 +41,7 @@ from engine.model import TaskStatus
 from engine.store import AttemptRecord
 from tui.app import FormicaryApp
 from tui.bridge import WatchedSession
+from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
 from tui.screens.task_detail import TaskDetailScreen
@@ -299,6 +300,20 @@ async def open_help(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
+QUIT_TITLE = "Quit? These sessions run in this dashboard and will be cancelled."
+
+
+async def open_quit_dialog(pilot: Pilot[Any]) -> None:
+    """The main screen as above, then the dialog ``q`` shows while sessions run here (its
+    title is longer than the dialog is wide: it wraps)."""
+    await show_session(pilot)
+    await pilot.app.push_screen(
+        ConfirmScreen(QUIT_TITLE, [f"session {SESSION}: etl:nightly"], confirm_label="Quit")
+    )
+    await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))
+    await pilot.pause()
+
+
 SnapCompare = Callable[..., bool]
 RunBefore = Callable[[Pilot[Any]], Awaitable[None]]
 
@@ -326,3 +341,9 @@ def test_task_detail_screen(snap_compare: SnapCompare, size: tuple[int, int]) ->
 def test_help_screen(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
     """Every binding of the main screen, the focused queue and the app, with ids."""
     check_snapshot(snap_compare, size, open_help)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_quit_dialog(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """The quit dialog over the main screen: its whole title, wrapped, and what it ends."""
+    check_snapshot(snap_compare, size, open_quit_dialog)

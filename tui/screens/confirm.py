@@ -37,6 +37,7 @@ class ConfirmScreen(ModalScreen[bool]):
         padding: 1 2;
     }
     ConfirmScreen #title {
+        width: 100%;
         text-style: bold;
         margin-bottom: 1;
     }
