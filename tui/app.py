@@ -59,12 +59,19 @@ class FormicaryApp(App[int]):
         if self._themes_installed and (problem := remember_theme(name)) is not None:
             self.notify(problem, title="Themes", severity="warning")
 
+    # The bridge posts from the engine's side: an update may still be queued while the app
+    # shuts down and its screens' widgets are already gone, and is dropped then.
+
     def on_session_updated(self, message: SessionUpdated) -> None:
+        if not self.is_running:
+            return
         for screen in self.screen_stack:
             if isinstance(screen, MainScreen):
                 screen.session_updated(message.session_id, message.changes)
 
     def on_definitions_changed(self, message: DefinitionsChanged) -> None:
+        if not self.is_running:
+            return
         for screen in self.screen_stack:
             if isinstance(screen, MainScreen):
                 screen.definitions_changed(message.changes, message.issues)
@@ -72,7 +79,7 @@ class FormicaryApp(App[int]):
     async def on_store_changed(self, _message: StoreChanged) -> None:
         from tui.screens.sessions import SessionsScreen
 
-        if isinstance(self.screen, SessionsScreen):
+        if self.is_running and isinstance(self.screen, SessionsScreen):
             await self.screen.store_changed()
 
     def action_help(self) -> None:
