@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from engine.control import SessionHandle
 from engine.events import Event, EventBus
 from engine.model import TaskStatus
 from engine.runtime import start_session
+from engine.schema import MIGRATIONS
 from tests.conftest import make_project
 
 DEADLINE = 30.0
@@ -91,3 +93,15 @@ async def eventually(condition: Callable[[], bool], timeout: float = DEADLINE) -
         if loop.time() > deadline:
             raise AssertionError("condition still false after the deadline")
         await asyncio.sleep(0.02)
+
+
+def store_at_version(path: Path, version: int) -> sqlite3.Connection:
+    """A new state.db at ``path`` as schema ``version`` left it (the first ``version``
+    migrations applied), for tests of what a newer formicary makes of an older store."""
+    old = sqlite3.connect(path, isolation_level=None)
+    for script in MIGRATIONS[:version]:
+        for statement in script.split(";"):
+            if statement.strip():
+                old.execute(statement)
+    old.execute(f"PRAGMA user_version = {version}")
+    return old

@@ -6,7 +6,6 @@ import io
 import json
 import os
 import pickle
-import sqlite3
 from pathlib import Path
 from types import MappingProxyType
 
@@ -15,9 +14,9 @@ import pytest
 from engine.event_codec import decode_events, encode_events
 from engine.events import Event, EventKind
 from engine.model import AttemptOutcome, SessionStatus, TaskStatus
-from engine.schema import MIGRATIONS, db_path
+from engine.schema import db_path
 from engine.store import Store
-from tests.engine_support import start
+from tests.engine_support import start, store_at_version
 
 
 def test_chunks_round_trip_with_plain_values() -> None:
@@ -110,12 +109,7 @@ async def test_snapshot_tables_match_a_replay_of_the_log(tmp_path: Path) -> None
 def test_a_version_2_session_reads_after_migrating(tmp_path: Path) -> None:
     """Before version 3 a session had a row per task and JSON event chunks."""
     path = tmp_path / "state.db"
-    old = sqlite3.connect(path, isolation_level=None)
-    for script in MIGRATIONS[:2]:
-        for statement in script.split(";"):
-            if statement.strip():
-                old.execute(statement)
-    old.execute("PRAGMA user_version = 2")
+    old = store_at_version(path, 2)
     old.execute(
         "INSERT INTO sessions (project, workflow, params, definition, project_root, status, "
         "created_at, last_seq, counts) VALUES ('p', 'w', '{}', '{}', '/x', 'completed', 1.0, "

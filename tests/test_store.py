@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
 import subprocess
 import threading
 import time
@@ -13,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from engine.model import SessionStatus
-from engine.schema import MIGRATIONS, SCHEMA_VERSION, connect, db_path
+from engine.schema import SCHEMA_VERSION, connect, db_path
 from engine.store import Store
 from tests.crash_trial import fresh, run_trial
+from tests.engine_support import store_at_version
 from tests.test_cli_foundation import FORMICARY
 
 
@@ -27,11 +27,7 @@ def test_kill_9_at_a_random_moment_then_resume(trial: int, tmp_path: Path) -> No
 
 def test_older_schema_opens_and_migrates(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
-    old = sqlite3.connect(path, isolation_level=None)
-    for statement in MIGRATIONS[0].split(";"):
-        if statement.strip():
-            old.execute(statement)
-    old.execute("PRAGMA user_version = 1")
+    old = store_at_version(path, 1)
     old.execute(
         "INSERT INTO sessions (project, workflow, params, definition, project_root, status, "
         "created_at) VALUES ('p', 'w', '{}', '{}', '/x', 'completed', 1.0)"
@@ -49,12 +45,7 @@ def test_version_4_tasks_get_their_summaries_after_migrating(tmp_path: Path) -> 
     """Version 5 rebuilds the tasks table with a stored summary; a row from before version 4
     (no exit code of its own) takes its latest attempt's on the way."""
     path = tmp_path / "state.db"
-    old = sqlite3.connect(path, isolation_level=None)
-    for script in MIGRATIONS[:4]:
-        for statement in script.split(";"):
-            if statement.strip():
-                old.execute(statement)
-    old.execute("PRAGMA user_version = 4")
+    old = store_at_version(path, 4)
     old.execute(
         "INSERT INTO sessions (project, workflow, params, definition, project_root, status, "
         "created_at, task_names) VALUES ('p', 'w', '{}', '{}', '/x', 'failed', 1.0, "

@@ -1,7 +1,7 @@
 """Readers beside the writer: does polling ``formicary status`` slow a persisted run down?
 
 The run: ``formicary -w WS run wide --plain`` as a subprocess, 10,000 independent
-``run = "true"`` tasks with ``max_parallel = 8`` (about 14 s alone on 2 cores, so the real
+``run = "true"`` tasks with ``max_parallel = 8`` (about 7 s alone on 2 cores, so the real
 shell task is kept rather than a cheaper body), in a fresh workspace each time. Timed from
 ``Popen`` to exit. Three variants, their order rotated between repeats:
 
