@@ -125,3 +125,27 @@ def test_a_reader_that_stops_early_gets_no_traceback() -> None:
         os.close(write_end)
     assert "Traceback" not in result.stderr, result.stderr
     assert result.returncode == 141
+
+
+def test_columns_align_by_cell_width_and_end_at_the_last_cell() -> None:
+    import io
+
+    from rich.console import Console
+    from rich.text import Text
+
+    from tui.cli.output import print_columns
+
+    out = io.StringIO()
+    console = Console(file=out, width=40, highlight=False, color_system=None)
+    rows = [
+        ("a", Text("✔ completed", style="green"), ""),
+        ("longer_name", Text("⊗ blocked"), "upstream task a failed, and much more text"),
+        ("漢字", "-", ""),
+    ]
+    print_columns(console, ("task", "state", "reason"), rows)
+    assert out.getvalue().splitlines() == [
+        "task         state        reason",
+        "a            ✔ completed",
+        "longer_name  ⊗ blocked    upstream task a failed, and much more text",
+        "漢字         -",
+    ]

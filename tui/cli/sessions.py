@@ -55,39 +55,30 @@ def list_sessions(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    from rich.table import Table
     from rich.text import Text
 
-    from tui.cli.output import make_console
+    from tui.cli.output import make_console, print_columns
 
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in (
-        "id",
-        "project",
-        "workflow",
-        "status",
-        "started",
-        "took",
-        "done/failed/total",
-        "owner",
-    ):
-        table.add_column(column, no_wrap=True)
+    rows = []
     for record in records:
         counts = record.counts
         failed = sum(counts.get(s, 0) for s in ("failed", "blocked", "cancelled"))
         status = record.shown_status
         style = {"completed": "green", "failed": "red", "orphaned": "yellow"}.get(status, "")
-        table.add_row(
-            str(record.id),
-            record.project,
-            record.workflow,
-            Text(status, style=style),
-            _clock(record.started_at or record.created_at),
-            took(record.started_at, record.ended_at),
-            f"{counts.get('completed', 0)}/{failed}/{record.total}",
-            f"pid {record.owner_pid} alive" if record.owner_alive else "-",
+        rows.append(
+            (
+                str(record.id),
+                record.project,
+                record.workflow,
+                Text(status, style=style),
+                _clock(record.started_at or record.created_at),
+                took(record.started_at, record.ended_at),
+                f"{counts.get('completed', 0)}/{failed}/{record.total}",
+                f"pid {record.owner_pid} alive" if record.owner_alive else "-",
+            )
         )
-    make_console().print(table)
+    headers = ("id", "project", "workflow", "status", "started", "took", "done/failed/total")
+    print_columns(make_console(), (*headers, "owner"), rows)
     if not records:
         print("no sessions yet: start one with formicary run PROJECT", file=sys.stderr)
     return 0
@@ -108,10 +99,9 @@ def show_status(args: argparse.Namespace) -> int:
         return 0
     tasks, attempts = store.tasks_and_attempts(record.id)
     last = {attempt.task: attempt for attempt in attempts}
-    from rich.table import Table
     from rich.text import Text
 
-    from tui.cli.output import make_console
+    from tui.cli.output import make_console, print_columns
     from tui.glyphs import STYLES, glyph
 
     console = make_console()
@@ -119,24 +109,24 @@ def show_status(args: argparse.Namespace) -> int:
         f"session {record.id}: {record.project}:{record.workflow} · {record.shown_status} · "
         f"{took(record.started_at, record.ended_at)}"
     )
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("task", "state", "try", "exit", "took", "reason"):
-        table.add_column(column, no_wrap=column != "reason")
+    rows = []
     for task in tasks:
         state = TaskStatus(task.state)
         attempt = last.get(task.name)
-        table.add_row(
-            task.name,
-            Text(
-                f"{glyph(state)} {state.value}" + (" (held)" if task.held else ""),
-                style=STYLES[state],
-            ),
-            str(task.attempts or "-"),
-            "-" if attempt is None or attempt.exit_code is None else str(attempt.exit_code),
-            took(attempt.started_at, attempt.ended_at) if attempt else "-",
-            task.reason,
+        rows.append(
+            (
+                task.name,
+                Text(
+                    f"{glyph(state)} {state.value}" + (" (held)" if task.held else ""),
+                    style=STYLES[state],
+                ),
+                str(task.attempts or "-"),
+                "-" if attempt is None or attempt.exit_code is None else str(attempt.exit_code),
+                took(attempt.started_at, attempt.ended_at) if attempt else "-",
+                task.reason,
+            )
         )
-    console.print(table)
+    print_columns(console, ("task", "state", "try", "exit", "took", "reason"), rows)
     return 0
 
 
