@@ -139,3 +139,13 @@ class StoreVersionError(FormicaryError, RuntimeError):
             f"{path}: schema version {version} is newer than this formicary's ({supported}); "
             "upgrade formicary to read it"
         )
+
+
+class SQLiteTooOldError(FormicaryError, RuntimeError):
+    """The SQLite library this Python uses lacks what the store needs."""
+
+    def __init__(self, found: str, needed: str) -> None:
+        super().__init__(
+            f"the store needs SQLite {needed} or newer, and this Python has SQLite {found}: "
+            "use a Python built with a newer SQLite"
+        )

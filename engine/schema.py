@@ -9,11 +9,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from engine.errors import StoreVersionError
+from engine.errors import SQLiteTooOldError, StoreVersionError
 
 STATE_DIR = ".formicary"
 DB_NAME = "state.db"
 BUSY_TIMEOUT_MS = 10_000
+SQLITE_NEEDED = (3, 31, 0)
+"""Stored generated columns (schema version 5) came with SQLite 3.31."""
 HEARTBEAT_INTERVAL = 1.0
 """Seconds between the heartbeats of a session's owner."""
 ORPHAN_AFTER = 5.0
@@ -161,7 +163,13 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """A connection in WAL mode with a generous busy timeout, migrated to the current schema.
 
     Read-only connections neither create nor migrate; they fail if the file is missing.
+
+    Raises:
+        SQLiteTooOldError: This Python's SQLite cannot hold the current schema.
+        StoreVersionError: The file was written by a newer formicary.
     """
+    if sqlite3.sqlite_version_info < SQLITE_NEEDED:
+        raise SQLiteTooOldError(sqlite3.sqlite_version, ".".join(map(str, SQLITE_NEEDED)))
     if readonly:
         connection = sqlite3.connect(
             f"file:{path}?mode=ro",

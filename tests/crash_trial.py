@@ -21,6 +21,7 @@ from pathlib import Path
 
 import psutil
 
+from engine.errors import UnknownSessionError
 from engine.store import Store, db_path
 from engine.synthetic import layered_edges
 
@@ -83,11 +84,15 @@ def run_trial(workspace: Path, rng: random.Random, deadline: float = 60.0) -> Tr
     # The engine's store writer commits what it was sent, then ends: only then does the
     # store say all the engine recorded (a kill that lands after the session finished, while
     # the engine shuts down, leaves a completed session with nothing to resume).
-    _wait_ended(writers, deadline)
+    problems = [f"store writer {p.pid} still alive" for p in _wait_ended(writers, deadline)]
     store = Store(db_path(workspace))
-    recorded = {task.name for task in store.tasks(1) if task.state == "completed"}
-    finished = store.session(1).status.is_final
-    store.close()
+    try:
+        recorded = {task.name for task in store.tasks(1) if task.state == "completed"}
+        finished = store.session(1).status.is_final
+    except UnknownSessionError:
+        return TrialResult(lines_at_kill, 0, 0, [*problems, "no session was recorded"])
+    finally:
+        store.close()
     resume = subprocess.run(
         [FORMICARY, "-w", str(workspace), "resume", "--plain"],
         capture_output=True,
@@ -95,7 +100,7 @@ def run_trial(workspace: Path, rng: random.Random, deadline: float = 60.0) -> Tr
         timeout=deadline,
         check=False,
     )
-    result = TrialResult(lines_at_kill, len(recorded), 0)
+    result = TrialResult(lines_at_kill, len(recorded), 0, problems)
     if engine.returncode != -signal.SIGKILL or finished:
         # The run finished before the kill landed: nothing was orphaned to resume.
         if resume.returncode != 2 or "no orphaned session" not in resume.stderr:
@@ -141,18 +146,23 @@ def _store_writers(pid: int) -> list[psutil.Process]:
     return found
 
 
-def _wait_ended(processes: list[psutil.Process], deadline: float) -> None:
+def _wait_ended(processes: list[psutil.Process], deadline: float) -> list[psutil.Process]:
     """Wait until each of ``processes`` has exited (a zombie counts: whoever adopted the
-    orphan reaps it in its own time)."""
+    orphan reaps it in its own time); those still alive after ``deadline`` seconds."""
     end = time.monotonic() + deadline
+    alive = []
     for process in processes:
-        while time.monotonic() < end:
+        while True:
             try:
                 if process.status() == psutil.STATUS_ZOMBIE:
                     break
             except psutil.NoSuchProcess:
                 break
+            if time.monotonic() >= end:
+                alive.append(process)
+                break
             time.sleep(0.005)
+    return alive
 
 
 def fresh(workspace: Path) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -149,3 +150,17 @@ def test_columns_align_by_cell_width_and_end_at_the_last_cell() -> None:
         "longer_name  ⊗ blocked    upstream task a failed, and much more text",
         "漢字         -",
     ]
+
+
+@pytest.mark.parametrize("columns", ["0", "abc", "120"])
+def test_help_is_wrapped_to_a_sane_width(columns: str) -> None:
+    result = subprocess.run(
+        [FORMICARY, "status", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "COLUMNS": columns},
+    )
+    assert result.returncode == 0
+    assert "A row per task of SESSION." in result.stdout.splitlines()

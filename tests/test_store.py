@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import sqlite3
 import subprocess
 import threading
 import time
@@ -11,12 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from engine.errors import SQLiteTooOldError
 from engine.model import SessionStatus
 from engine.schema import SCHEMA_VERSION, connect, db_path
 from engine.store import Store
 from tests.crash_trial import fresh, run_trial
 from tests.engine_support import store_at_version
 from tests.test_cli_foundation import FORMICARY
+from tui.cli import main
 
 
 @pytest.mark.parametrize("trial", range(10))
@@ -93,6 +96,19 @@ def test_version_4_tasks_get_their_summaries_after_migrating(tmp_path: Path) -> 
     assert json.loads(store.task_summaries_json(1)) == store.task_summaries(1)
     assert store.integrity_check() == "ok"
     store.close()
+
+
+def test_an_sqlite_without_generated_columns_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    connect(db_path(tmp_path)).close()
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 26, 0))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.26.0")
+    with pytest.raises(SQLiteTooOldError, match=r"needs SQLite 3\.31\.0 or newer"):
+        connect(db_path(tmp_path))
+    assert main(["-w", str(tmp_path), "sessions"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "SQLite 3.26.0" in line
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -25,14 +25,16 @@ scripted ``status --json`` poll of a large session about a tenth of its time).""
 
 @functools.cache
 def _help_width() -> int:
-    """The width help is wrapped to, as argparse finds it, measured once."""
+    """The width help is wrapped to, found as argparse finds it (``shutil``'s rules: a
+    positive ``$COLUMNS``, else the terminal's, else 80), measured once."""
     columns = os.environ.get("COLUMNS", "")
-    if columns.isdigit():
+    if columns.isdigit() and int(columns) > 0:
         return int(columns) - 2
     try:
-        return os.get_terminal_size(sys.__stdout__.fileno()).columns - 2  # type: ignore[union-attr]
+        measured = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
     except (AttributeError, ValueError, OSError):
-        return 78
+        measured = 0
+    return (measured or 80) - 2
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -91,8 +93,18 @@ def _command_in(argv: Sequence[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
+    return _run(argv)[0]
+
+
+def _run(argv: Sequence[str] | None) -> tuple[int, str]:
+    """Parse ``argv`` and run its command; the exit code and the command that ran."""
     parser = build_parser(argv)
     args = parser.parse_args(argv)
+    return _handle(args), str(args.command)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    """Run the parsed command, turning formicary's errors into their exit codes."""
     try:
         module, _, function = args.handler.partition(":")
         handler = getattr(importlib.import_module(module), function)
@@ -123,14 +135,15 @@ def entry_point() -> None:
     A reader that stops early (``formicary status 1 --json | head``) ends the command
     quietly, as it would end ``cat``: no traceback, exit 141 like a shell's SIGPIPE.
     """
+    command = ""
     try:
-        code = main()
+        code, command = _run(None)
         sys.stdout.flush()
     except BrokenPipeError:
         # Python would flush stdout again at exit and fail the same way: point it nowhere.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = EXIT_BROKEN_PIPE
-    if _command_in(sys.argv[1:]) in READ_ONLY_COMMANDS:
+    if command in READ_ONLY_COMMANDS:
         sys.stderr.flush()
         os._exit(code)
     sys.exit(code)
