@@ -414,6 +414,11 @@ async def test_resources_show_pools_and_latest_figures() -> None:
         pane.apply(view, feed.apply(second))
         assert pane.query_one("#tasks-cpu", Sparkline).data == [93.0, 50.0]
         assert label(pane, "tasks-mem") == "tasks mem 1 MB"
+        # The last sample of a run was taken while it ran: its end books nothing.
+        ended = feed.event(EventKind.SESSION_FINISHED, status="completed")
+        pane.apply(view, feed.apply(ended))
+        pools = pane.query_one("#pools", Static).content
+        assert plain(pools).splitlines() == ["cpu 0/4 ░░░░░░░░░░", "db  0/1 ░░░░░░░░░░"]
         pane.show(None)
         assert label(pane, "system-mem") == "system mem —"
 

@@ -412,6 +412,8 @@ class EngineBridge:
             last = samples[-1]
             view.capacity = dict(last.get("capacity", {}))
             view.booked = dict(last.get("booked", {}))
+            if view.finished or not record.owner_alive:
+                view.release_bookings()
         watched = WatchedSession(view, attached=attached)
         self.sessions[view.session_id] = watched
         self.start_watching()
@@ -438,6 +440,7 @@ class EngineBridge:
             shown = record.shown_status
             if shown != view.status and shown == SessionStatus.ORPHANED.value:
                 view.status = shown
+                view.release_bookings()
                 self._post(SessionUpdated(view.session_id, None))
             if record.status.is_final or shown == SessionStatus.ORPHANED.value:
                 await tick.wait()

@@ -151,8 +151,14 @@ class SessionView:
             elif kind is EventKind.SESSION_FINISHED:
                 self.status = event.data["status"]
                 self.ended_at = event.at
+                self.release_bookings()
                 changes.status = True
         return changes
+
+    def release_bookings(self) -> None:
+        """Book nothing in any pool: a session that ended, or whose engine died, holds no
+        units (bookings arrive with the samples, and its last sample was taken mid-run)."""
+        self.booked = dict.fromkeys(self.capacity, 0)
 
     def _task_state(self, event: Event, changes: Changes) -> None:
         row = self.tasks.get(event.task or "")
