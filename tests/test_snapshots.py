@@ -19,6 +19,7 @@ Update after an intended change of the look, then look at the SVGs before commit
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import os
 import time
@@ -44,6 +45,7 @@ from tui.bridge import WatchedSession
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
+from tui.screens.start import StartScreen
 from tui.screens.task_detail import TaskDetailScreen
 from tui.state import Sample, SessionView
 from tui.widgets.queue import TaskQueue
@@ -314,6 +316,19 @@ async def open_quit_dialog(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
+async def open_start_dialog(pilot: Pilot[Any]) -> None:
+    """The main screen as above, then the start dialog (``o``) of a workflow with three
+    parameters: at 80x24 its fields scroll and its buttons stay in sight."""
+    main = await show_session(pilot)
+    assert main.view is not None
+    workflow = dataclasses.replace(
+        main.view.workflow, params={"day": "2023-11-14", "region": "eu", "limit": 500}
+    )
+    await pilot.app.push_screen(StartScreen("etl", workflow))
+    await until(pilot, lambda: isinstance(pilot.app.screen, StartScreen))
+    await pilot.pause()
+
+
 SnapCompare = Callable[..., bool]
 RunBefore = Callable[[Pilot[Any]], Awaitable[None]]
 
@@ -347,3 +362,9 @@ def test_help_screen(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
 def test_quit_dialog(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
     """The quit dialog over the main screen: its whole title, wrapped, and what it ends."""
     check_snapshot(snap_compare, size, open_quit_dialog)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_start_dialog(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """The start dialog: parameters with their defaults, executor, tasks at once, buttons."""
+    check_snapshot(snap_compare, size, open_start_dialog)

@@ -9,6 +9,7 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.scalar import Scalar
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
@@ -17,6 +18,8 @@ from engine.params import resolve
 from engine.specs import WorkflowSpec
 
 EXECUTORS = ("local", "dask")
+MIN_FIELD_ROWS = 4
+"""The fields' part of the dialog never shrinks below this (a terminal that small clips)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +52,7 @@ class StartScreen(ModalScreen[StartOptions | None]):
         width: 72;
         max-width: 95%;
         height: auto;
-        max-height: 90%;
+        max-height: 100%;
         border: thick $primary;
         background: $surface;
         padding: 1 2;
@@ -63,7 +66,6 @@ class StartScreen(ModalScreen[StartOptions | None]):
     }
     StartScreen VerticalScroll {
         height: auto;
-        max-height: 24;
     }
     StartScreen .field-label {
         margin-top: 1;
@@ -91,12 +93,13 @@ class StartScreen(ModalScreen[StartOptions | None]):
     def compose(self) -> ComposeResult:
         workflow = self._workflow
         with Vertical():
-            yield Label(f"Start {self._project}:{workflow.name}", id="title")
-            yield Static(
-                f"{workflow.description or 'No description.'}  ·  {len(workflow.tasks)} tasks",
-                id="about",
-            )
+            # Everything but the error and the buttons scrolls, so those stay in sight.
             with VerticalScroll():
+                yield Label(f"Start {self._project}:{workflow.name}", id="title")
+                yield Static(
+                    f"{workflow.description or 'No description.'}  ·  {len(workflow.tasks)} tasks",
+                    id="about",
+                )
                 for name, default in workflow.params.items():
                     yield Label(f"{name} ({type(default).__name__})", classes="field-label")
                     yield Input(str(default), id=f"param-{name}", classes="param")
@@ -127,6 +130,27 @@ class StartScreen(ModalScreen[StartOptions | None]):
         self._show_scheduler(self.query_one("#executor", Select).value == "dask")
         first = self.query(".param").first(Input) if self.query(".param") else None
         (first or self.query_one("#start", Button)).focus()
+        self.call_after_refresh(self._fit_fields)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_fields)
+
+    def _fit_fields(self) -> None:
+        """Let the fields scroll in what the screen leaves once the dialog's frame, the error
+        line and the buttons are drawn: in a small terminal the buttons stay in sight, and
+        in a large one nothing scrolls."""
+        scroll = self.query_one(VerticalScroll)
+        dialog = scroll.parent
+        if not isinstance(dialog, Vertical):
+            return
+        fixed = dialog.styles.gutter.height + sum(
+            child.outer_size.height + child.styles.margin.height
+            for child in dialog.children
+            if child is not scroll and child.display
+        )
+        fits = max(MIN_FIELD_ROWS, self.size.height - fixed)
+        if scroll.styles.max_height != Scalar.from_number(fits):
+            scroll.styles.max_height = fits
 
     def on_select_changed(self, event: Select.Changed) -> None:
         self._show_scheduler(event.value == "dask")
@@ -154,6 +178,7 @@ class StartScreen(ModalScreen[StartOptions | None]):
             options = self.options()
         except UsageError as error:
             self.query_one("#error", Static).update(str(error))
+            self.call_after_refresh(self._fit_fields)
             return
         self.dismiss(options)
 
