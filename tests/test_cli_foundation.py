@@ -142,6 +142,7 @@ def test_columns_align_by_cell_width_and_end_at_the_last_cell() -> None:
         ("a", Text("✔ completed", style="green"), ""),
         ("longer_name", Text("⊗ blocked"), "upstream task a failed, and much more text"),
         ("漢字", "-", ""),
+        ("py", Text("✘ failed"), "ValueError: two\nlines"),
     ]
     print_columns(console, ("task", "state", "reason"), rows)
     assert out.getvalue().splitlines() == [
@@ -149,6 +150,7 @@ def test_columns_align_by_cell_width_and_end_at_the_last_cell() -> None:
         "a            ✔ completed",
         "longer_name  ⊗ blocked    upstream task a failed, and much more text",
         "漢字         -",
+        "py           ✘ failed     ValueError: two lines",
     ]
 
 

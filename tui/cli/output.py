@@ -31,7 +31,8 @@ def print_columns(
     to measure and one to write. Lines are never wrapped by Rich (a terminal may fold a long
     last column) and end at their last non-empty cell.
     """
-    table = [list(row) for row in rows]
+    # A cell is one line (a Python task's reason is its exception's text, which may not be).
+    table = [[_one_line(cell) for cell in row] for row in rows]
     widths = [cell_len(header) for header in headers]
     for row in table:
         for index, cell in enumerate(row):
@@ -54,3 +55,9 @@ def print_columns(
             if index < last:
                 out.append(" " * (widths[index] - size) + GAP)
     console.print(out, soft_wrap=True)
+
+
+def _one_line(cell: str | Text) -> str | Text:
+    if isinstance(cell, str):
+        return " ".join(cell.splitlines()) if "\n" in cell or "\r" in cell else cell
+    return cell
