@@ -416,7 +416,7 @@ class Store:
         tasks, attempts, changed_tasks, changed_attempts, last = self._replayed(number)
         now = time.time()
         # A task's row keeps its latest attempt's exit code (attempts come in key order).
-        exits = {key[0]: _as_tuple(row, _ATTEMPT_KEYS)[5] for key, row in attempts.items()}
+        exits = {key[0]: _as_tuple(row, _ATTEMPT_KEYS)[_EXIT_CODE] for key, row in attempts.items()}
         with self.transaction() as db:
             positions = {name: index for index, name in enumerate(tasks)}
             db.executemany(
@@ -541,15 +541,12 @@ _LOGGED_AFTER = (
 )
 _SUMMARIES = "SELECT name, summary FROM tasks WHERE session_id = ?"
 _SUMMARIES_IN_ORDER = _SUMMARIES + " ORDER BY position"
-_PENDING_SUMMARY = (
-    '{{"name":{},"state":"pending","attempts":0,"exit_code":null,"reason":"","held":false}}'
-)
 _SUMMARY = '{{"name":{},"state":{},"attempts":{},"exit_code":{},"reason":{},"held":{}}}'
 _quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
 def _pending_summary(name: str) -> str:
-    return _PENDING_SUMMARY.format(_quote(name))
+    return _SUMMARY.format(_quote(name), '"pending"', 0, "null", '""', "false")
 
 
 def _summary_text(summary: dict[str, Any]) -> str:
@@ -578,6 +575,7 @@ _ATTEMPT_KEYS = (
     "pid",
     "log_path",
 )
+_EXIT_CODE = _ATTEMPT_KEYS.index("exit_code")
 
 
 def _decoded(rows: Sequence[sqlite3.Row], session: str, after: int) -> list[Event]:

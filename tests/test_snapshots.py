@@ -31,6 +31,7 @@ from typing import Any, cast
 
 import pytest
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import DataTable
 
 import tui.screens.task_detail
@@ -305,28 +306,32 @@ async def open_help(pilot: Pilot[Any]) -> None:
 QUIT_TITLE = "Quit? These sessions run in this dashboard and will be cancelled."
 
 
-async def open_quit_dialog(pilot: Pilot[Any]) -> None:
-    """The main screen as above, then the dialog ``q`` shows while sessions run here (its
-    title is longer than the dialog is wide: it wraps)."""
-    await show_session(pilot)
-    await pilot.app.push_screen(
-        ConfirmScreen(QUIT_TITLE, [f"session {SESSION}: etl:nightly"], confirm_label="Quit")
-    )
-    await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))
+async def over_main_screen(pilot: Pilot[Any], make: Callable[[MainScreen], Screen[Any]]) -> None:
+    """The main screen as above, with the screen ``make`` builds for it pushed over it."""
+    screen = make(await show_session(pilot))
+    await pilot.app.push_screen(screen)
+    await until(pilot, lambda: pilot.app.screen is screen)
     await pilot.pause()
+
+
+async def open_quit_dialog(pilot: Pilot[Any]) -> None:
+    """The dialog ``q`` shows while sessions run here (its title is longer than the dialog
+    is wide: it wraps)."""
+    items = [f"session {SESSION}: etl:nightly"]
+    await over_main_screen(pilot, lambda _: ConfirmScreen(QUIT_TITLE, items, confirm_label="Quit"))
+
+
+def start_dialog(main: MainScreen) -> StartScreen:
+    """The start dialog (``o``) of the shown workflow given three parameters: at 80x24 its
+    fields scroll and its buttons stay in sight."""
+    assert main.view is not None
+    params = {"day": "2023-11-14", "region": "eu", "limit": 500}
+    return StartScreen("etl", dataclasses.replace(main.view.workflow, params=params))
 
 
 async def open_start_dialog(pilot: Pilot[Any]) -> None:
-    """The main screen as above, then the start dialog (``o``) of a workflow with three
-    parameters: at 80x24 its fields scroll and its buttons stay in sight."""
-    main = await show_session(pilot)
-    assert main.view is not None
-    workflow = dataclasses.replace(
-        main.view.workflow, params={"day": "2023-11-14", "region": "eu", "limit": 500}
-    )
-    await pilot.app.push_screen(StartScreen("etl", workflow))
-    await until(pilot, lambda: isinstance(pilot.app.screen, StartScreen))
-    await pilot.pause()
+    """The start dialog over the main screen."""
+    await over_main_screen(pilot, start_dialog)
 
 
 SnapCompare = Callable[..., bool]
