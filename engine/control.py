@@ -189,10 +189,10 @@ class SessionHandle:
         """Wait for the session to finish."""
         return await self._scheduler.wait()
 
-    async def close(self) -> None:
-        """Cancel what still runs, wait until it has stopped, commit every event, and
-        release the executors and the store."""
-        await self._scheduler.close()
+    async def close(self, reason: str = "session cancelled") -> None:
+        """Cancel what still runs (recording ``reason``), wait until it has stopped, commit
+        every event, and release the executors and the store."""
+        await self._scheduler.close(reason)
         if self.persister is not None:
             await self.persister.close()
             self.persister = None
@@ -267,7 +267,8 @@ class AttachedSession:
         plain code: it runs its own event loop while it waits).
 
         Raises:
-            UsageError: The owner refused it (the message says why) or did not answer.
+            UsageError: The owner refused it (the message says why), stopped before applying
+                it (the command expired), or did not answer.
         """
         command_id = self._queue(action, task, **args)
         outcome = asyncio.run(self.outcome(command_id, timeout))
@@ -275,18 +276,26 @@ class AttachedSession:
             raise UsageError(f"session {self.id}: its engine did not answer within {timeout:g} s")
         if outcome.startswith("error: "):
             raise UsageError(outcome.removeprefix("error: "))
+        if outcome.startswith("expired: "):
+            raise UsageError(f"session {self.id}: {action} {outcome}")
         return outcome
 
     async def outcome(self, command_id: int, timeout: float = 5.0) -> str | None:
-        """Wait until the owner has applied ``command_id``; its outcome, or None on timeout."""
+        """Wait until the owner has applied ``command_id``; its outcome, or None on timeout.
+
+        When the owner stops before applying it, the command expires (recorded in the
+        store, see :meth:`Store.expire_if_owner_gone`) and that outcome,
+        ``expired: ...``, is returned: nobody will ever carry it out.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            _, outcome = self.store.command_outcome(command_id)
+        while True:
+            outcome = self.store.expire_if_owner_gone(command_id)
             if outcome is not None:
                 return outcome
+            if loop.time() >= deadline:
+                return None
             await asyncio.sleep(TAIL_INTERVAL)
-        return None
 
     async def events(self, after: int = 0) -> AsyncIterator[Event]:
         """Every event with ``seq > after``, then new ones as they are committed; ends after

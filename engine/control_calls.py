@@ -102,17 +102,19 @@ class ControlCalls:
         self._block_downstream(run)
         self._check_finished()
 
-    def cancel_session(self: Scheduler) -> None:
-        """Cancel every task that has not finished and end running attempts."""
+    def cancel_session(self: Scheduler, reason: str = "session cancelled") -> None:
+        """Cancel every task that has not finished and end running attempts; ``reason`` is
+        recorded on each (the dashboard crashed, a signal ended ``run``...)."""
         if self._finished.is_set():
             return
         self._cancelling = True
+        self._cancel_reason = reason
         for run in self._runs.values():
             if run.running is not None:
                 run.running.interrupt("session")
             elif run.state in WAITING:
                 self._drop_timer(run)
-                self._set_state(run, S.CANCELLED, "session cancelled")
+                self._set_state(run, S.CANCELLED, reason)
         if self._paused:
             self._paused = False
         self._check_finished()

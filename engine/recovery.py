@@ -16,7 +16,7 @@ from typing import Any
 import psutil
 
 from engine.control import SessionHandle
-from engine.errors import UsageError
+from engine.errors import TransitionError, UnknownTaskError, UsageError
 from engine.events import EventBus
 from engine.model import AttemptOutcome, SessionStatus, TaskResult, TaskStatus
 from engine.persist import Persister
@@ -25,7 +25,7 @@ from engine.runtime import executors_for, logs_root
 from engine.scheduler import RestoredTask, Scheduler
 from engine.spec_snapshot import load_snapshot
 from engine.store import SessionRecord, Store, db_path
-from engine.task_runs import SATISFIED
+from engine.task_runs import BROKEN, FINAL, SATISFIED
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +99,58 @@ def adopt(
         {name: task.state.value for name, task in restored.items()},
         handle.apply_command,
     )
-    scheduler.adopt(restored, paused=record.status is SessionStatus.PAUSED)
+    scheduler.adopt(
+        restored,
+        paused=record.status is SessionStatus.PAUSED,
+        ended=record.status if record.status.is_final else None,
+    )
     return handle
+
+
+def check_adoptable_call(
+    store: Store, record: SessionRecord, action: str, task: str | None = None
+) -> None:
+    """Refuse, before anything is adopted or written, a control call that adopting
+    ``record`` to apply it would only refuse afterwards.
+
+    Adopting changes the store (the owner, lost attempts, a ``session_resumed`` event),
+    so a call that the session's state does not allow must be refused first, with the store
+    left as it was. A session that has ended takes nothing but a retry that really has a
+    task to run again (that reopens it); an orphaned one takes every call its tasks'
+    states allow, except ``pause`` (see :func:`tui.cli.control.control`).
+
+    Raises:
+        UsageError: The session has ended and the call is not a retry.
+        UnknownTaskError: No such task.
+        TransitionError: The task's state does not allow the call.
+    """
+    ended = record.status.is_final
+    if ended and action not in ("retry", "retry_failed"):
+        raise UsageError(f"session {record.id} already ended: {record.status.value}")
+    tasks = {task_record.name: task_record for task_record in store.tasks(record.id)}
+    if action == "retry_failed":
+        if ended and not any(t.state == TaskStatus.FAILED.value for t in tasks.values()):
+            raise UsageError(
+                f"session {record.id} already ended: {record.status.value}; no task of it "
+                f"failed, so there is nothing to retry (name a task: formicary retry "
+                f"{record.id} TASK)"
+            )
+        return
+    if task is None:
+        return
+    if task not in tasks:
+        raise UnknownTaskError(task, list(tasks))
+    found = tasks[task]
+    state = _STATES[found.state]
+    allowed = {
+        "retry": state in BROKEN,
+        "cancel": state not in _NOT_CANCELLABLE,
+        "skip": state not in SATISFIED,
+        "hold": not found.held and state not in FINAL,
+        "release": found.held,
+    }.get(action, True)
+    if not allowed:
+        raise TransitionError(f"task {task}", found.state, action)
 
 
 def _restored(
@@ -139,6 +189,9 @@ def _restored(
 
 
 _STATES = {state.value: state for state in TaskStatus}
+_NOT_CANCELLABLE = frozenset(
+    {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED}
+)
 _OUTCOMES = {outcome.value: outcome for outcome in AttemptOutcome}
 
 

@@ -32,6 +32,7 @@ from engine.params import render, render_args
 from engine.ready_queue import ReadyQueue
 from engine.resources import ResourcePools, TreeSample, UsageMonitor, sample_data
 from engine.specs import ProjectSpec, WorkflowSpec
+from engine.states import final_session_status
 from engine.task_runs import (
     _STOP_REASONS,
     BROKEN,
@@ -111,6 +112,8 @@ class Scheduler(ControlCalls):
         self._paused = False
         self._stop_processes = False
         self._cancelling = False
+        self._cancel_reason = "session cancelled"
+        """Recorded on the tasks a cancel of the whole session ends."""
         self._dispatch_scheduled = False
         self._finished = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -238,12 +241,23 @@ class Scheduler(ControlCalls):
         self._schedule_dispatch()
         self._check_finished()
 
-    def adopt(self, restored: Mapping[str, RestoredTask], *, paused: bool = False) -> None:
+    def adopt(
+        self,
+        restored: Mapping[str, RestoredTask],
+        *,
+        paused: bool = False,
+        ended: SessionStatus | None = None,
+    ) -> None:
         """Continue a session that another process ran until it stopped.
 
         Completed and skipped tasks are never run again; an attempt that was running is
         recorded as ``lost`` and its task retried by its policy; held tasks stay held, and a
         paused session stays paused.
+
+        A session that had already ended (``ended`` is its final status) is taken over
+        silently: it stays ended and nothing is published, so adopting it rewrites none of
+        its history. Only a control call that reopens it (a retry) makes it run again, and
+        that reopening is published (``session_resumed`` with ``reopened``).
         """
         if self.status is not SessionStatus.CREATED:
             raise TransitionError(f"session {self.session_id}", self.status.value, "adopt")
@@ -264,6 +278,11 @@ class Scheduler(ControlCalls):
             run.unmet = sum(
                 1 for dep in run.spec.depends_on if self._runs[dep].state not in SATISFIED
             )
+        if ended is not None and ended.is_final:
+            self.status = ended
+            self.ended_at = self.started_at
+            self._finished.set()
+            return
         self.bus.publish(
             self.session_id, EventKind.SESSION_RESUMED, data={"adopted": True, "pid": os.getpid()}
         )
@@ -305,10 +324,11 @@ class Scheduler(ControlCalls):
         else:  # pragma: no cover - a running task had all its dependencies done
             self._set_state(run, S.PENDING, reason, number, lost)
 
-    async def close(self) -> None:
-        """Cancel whatever still runs, wait for it to stop, and stop sampling."""
+    async def close(self, reason: str = "session cancelled") -> None:
+        """Cancel whatever still runs (recording ``reason``), wait for it to stop, and stop
+        sampling."""
         if not self._finished.is_set() and self.status is not SessionStatus.CREATED:
-            self.cancel_session()
+            self.cancel_session(reason)
             await self._finished.wait()
         if self._monitor is not None:
             await self._monitor.close()
@@ -446,21 +466,20 @@ class Scheduler(ControlCalls):
         final = sum(self._counts[state] for state in FINAL)
         if final < len(self._runs):
             return
+        # One rule for every view (engine.states): a cancel of the session does not hide a
+        # task that had failed, and a cancelled task without a failed one is no failure.
+        status = final_session_status(self._counts)
+        data: dict[str, Any] = {
+            "status": status.value,
+            "counts": {k.value: v for k, v in self.counts().items()},
+        }
         if self._cancelling:
-            status = SessionStatus.CANCELLED
-        elif self._counts[S.COMPLETED] + self._counts[S.SKIPPED] == len(self._runs):
-            status = SessionStatus.COMPLETED
-        else:
-            status = SessionStatus.FAILED
+            data["reason"] = self._cancel_reason
         self._cancelling = False
         self._paused = False
         self.status = status
         self.ended_at = time.time()
-        self.bus.publish(
-            self.session_id,
-            EventKind.SESSION_FINISHED,
-            data={"status": status.value, "counts": {k.value: v for k, v in self.counts().items()}},
-        )
+        self.bus.publish(self.session_id, EventKind.SESSION_FINISHED, data=data)
         self._finished.set()
 
     # -- internals: dispatch ---------------------------------------------------------------
@@ -598,6 +617,8 @@ class Scheduler(ControlCalls):
                 reason = f"timed out after {run.spec.timeout or 0:g}s"
             else:
                 reason = _STOP_REASONS.get(attempt.stop_reason or "", "cancelled")
+                if attempt.stop_reason == "session":
+                    reason = self._cancel_reason
             if not attempt.interruptible:
                 reason += " (the Python callable cannot be interrupted and may still be running)"
         elif task.exception() is not None:

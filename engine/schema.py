@@ -143,7 +143,96 @@ DROP TABLE tasks;
 ALTER TABLE tasks_v5 RENAME TO tasks;
 """
 
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5)
+# Version 6: session numbers are never handed out again (``AUTOINCREMENT``: after a prune,
+# the next session gets the next number, not a deleted one's; the sequence starts at the
+# highest number there is), and a session keeps the seconds it was active before its latest
+# span of activity (``active_s``) and when that span began (``active_since``; NULL: at its
+# start), so a session reopened by a retry, or adopted after its engine died, does not
+# count the idle time between as time it took. The table is rebuilt, keeping every row.
+_SCHEMA_V6 = """
+CREATE TABLE sessions_v6 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    project TEXT NOT NULL,
+    workflow TEXT NOT NULL,
+    params TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    project_root TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    ended_at REAL,
+    owner_pid INTEGER,
+    owner_host TEXT,
+    heartbeat REAL,
+    max_parallel INTEGER,
+    last_seq INTEGER NOT NULL DEFAULT 0,
+    snapshot_seq INTEGER NOT NULL DEFAULT 0,
+    counts TEXT NOT NULL DEFAULT '{}',
+    executor TEXT NOT NULL DEFAULT 'local',
+    task_names TEXT,
+    active_s REAL NOT NULL DEFAULT 0,
+    active_since REAL
+);
+INSERT INTO sessions_v6 (id, project, workflow, params, definition, project_root, status,
+    created_at, started_at, ended_at, owner_pid, owner_host, heartbeat, max_parallel,
+    last_seq, snapshot_seq, counts, executor, task_names)
+SELECT id, project, workflow, params, definition, project_root, status, created_at,
+    started_at, ended_at, owner_pid, owner_host, heartbeat, max_parallel, last_seq,
+    snapshot_seq, counts, executor, task_names
+FROM sessions;
+DROP TABLE sessions;
+ALTER TABLE sessions_v6 RENAME TO sessions;
+"""
+
+# Version 7: a task's row also carries its latest attempt's ``started_at``, ``ended_at`` and
+# ``worker`` (kept by the store writer with the task's row, see engine.session_writer), and
+# its stored summary has them, with ``duration_s``, so ``status --json`` reads each task's
+# timing with its summary instead of looking up its latest attempt. A running attempt's
+# duration depends on "now": its summary is stored with ``"duration_s":null`` and a reader
+# fills that in (see engine.store). The table is rebuilt (a stored column cannot be added),
+# each row taking its latest attempt's timing on the way.
+_SCHEMA_V7 = """
+CREATE TABLE tasks_v7 (
+    session_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    budget_from INTEGER NOT NULL DEFAULT 0,
+    held INTEGER NOT NULL DEFAULT 0,
+    reason TEXT NOT NULL DEFAULT '',
+    updated_at REAL NOT NULL,
+    position INTEGER NOT NULL DEFAULT 0,
+    exit_code INTEGER,
+    started_at REAL,
+    ended_at REAL,
+    worker TEXT,
+    summary TEXT GENERATED ALWAYS AS (json_object(
+        'name', name, 'state', state, 'attempts', attempts, 'exit_code', exit_code,
+        'reason', reason, 'held', json(CASE WHEN held THEN 'true' ELSE 'false' END),
+        'started_at', started_at, 'ended_at', ended_at,
+        'duration_s', round(ended_at - started_at, 3), 'worker', worker
+    )) STORED,
+    PRIMARY KEY (session_id, name)
+) WITHOUT ROWID;
+INSERT INTO tasks_v7 (session_id, name, state, attempts, budget_from, held, reason,
+    updated_at, position, exit_code, started_at, ended_at, worker)
+SELECT t.session_id, t.name, t.state, t.attempts, t.budget_from, t.held, t.reason,
+    t.updated_at, t.position, t.exit_code, a.started_at, a.ended_at, a.worker
+FROM tasks t LEFT JOIN attempts a ON a.session_id = t.session_id AND a.task = t.name
+    AND a.number = t.attempts;
+DROP TABLE tasks;
+ALTER TABLE tasks_v7 RENAME TO tasks;
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    _SCHEMA_V1,
+    _SCHEMA_V2,
+    _SCHEMA_V3,
+    _SCHEMA_V4,
+    _SCHEMA_V5,
+    _SCHEMA_V6,
+    _SCHEMA_V7,
+)
 """Forward migrations; ``MIGRATIONS[n]`` takes a database from version ``n`` to ``n + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

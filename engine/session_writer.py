@@ -66,15 +66,25 @@ _ATTEMPT_REASON = methodcaller("get", "attempt_reason")
 # readers use to replay the events logged after a snapshot.
 # ?10 is the exit code of the task's latest attempt when ?11 says an attempt started or ended
 # since the last snapshot (one write per row: each one recomputes the stored summary).
+# The row also copies its latest attempt's start, end and worker (schema version 7), looked
+# up by primary key only when ?11 says an attempt changed (the attempts are upserted first,
+# in the same transaction); a row whose attempt number rises without one gets none.
+_NEW_ATTEMPT = "excluded.attempts > attempts OR (?11 AND excluded.attempts = attempts)"
 _UPSERT_TASKS = (
     "INSERT INTO tasks (session_id, name, state, attempts, held, reason, budget_from, "
-    "updated_at, position, exit_code) VALUES (?1, ?2, ?3, COALESCE(?4, 0), COALESCE(?5, 0), "
-    "COALESCE(?6, ''), COALESCE(?7, 0), ?8, COALESCE(?9, 0), ?10) "
+    "updated_at, position, exit_code, started_at, ended_at, worker) "
+    "SELECT ?1, ?2, ?3, COALESCE(?4, 0), COALESCE(?5, 0), COALESCE(?6, ''), COALESCE(?7, 0), "
+    "?8, COALESCE(?9, 0), ?10, a.started_at, a.ended_at, a.worker "
+    "FROM (SELECT 1) LEFT JOIN attempts a ON ?11 AND a.session_id = ?1 AND a.task = ?2 "
+    "AND a.number = COALESCE(?4, 0) WHERE true "
     "ON CONFLICT (session_id, name) DO UPDATE SET state = excluded.state, "
     "attempts = MAX(attempts, excluded.attempts), held = excluded.held, "
     "reason = excluded.reason, budget_from = COALESCE(?7, budget_from), "
     "updated_at = excluded.updated_at, "
-    "exit_code = CASE WHEN ?11 THEN ?10 ELSE exit_code END"
+    "exit_code = CASE WHEN ?11 THEN ?10 ELSE exit_code END, "
+    f"started_at = CASE WHEN {_NEW_ATTEMPT} THEN excluded.started_at ELSE started_at END, "
+    f"ended_at = CASE WHEN {_NEW_ATTEMPT} THEN excluded.ended_at ELSE ended_at END, "
+    f"worker = CASE WHEN {_NEW_ATTEMPT} THEN excluded.worker ELSE worker END"
 )
 _NO_EXIT = (None, 0)
 _UPSERT_STARTS = (
@@ -297,6 +307,7 @@ class SessionWriter:
         commands = []
         status: str | None = None
         started_at = ended_at = None
+        reopened: tuple[float, float | None] | None = None
         kinds = flat[3::_FIELDS]
         # task, attempt, time and data of each event
         columns: tuple[list[Any], ...] = (
@@ -326,6 +337,11 @@ class SessionWriter:
                 status = _SESSION_STATUS[kind]
                 if kind is EventKind.SESSION_STARTED:
                     started_at = event.at
+                elif kind is EventKind.SESSION_RESUMED and event.data.get("reopened"):
+                    # A retry reopened the ended session: its active span until it ended
+                    # (maybe in this very batch) is kept, and a new one starts now.
+                    reopened = (event.at, ended_at)
+                    ended_at = None
             elif kind is EventKind.SESSION_FINISHED:
                 status = event.data["status"]
                 ended_at = event.at
@@ -346,7 +362,9 @@ class SessionWriter:
             if commands:
                 db.executemany("UPDATE commands SET outcome = ? WHERE id = ?", commands)
             last_seq = flat[-_FIELDS] if flat else None
-            self._write_session(db, last_seq, status, started_at, ended_at, heartbeat, snapshot)
+            self._write_session(
+                db, last_seq, status, started_at, ended_at, heartbeat, snapshot, reopened
+            )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -357,12 +375,7 @@ class SessionWriter:
 
     def _write_snapshot(self, db: Any) -> None:
         """Upsert the tasks and attempts changed since the last snapshot (sqlite3 binds the
-        rows in C)."""
-        # Every task with an exit code to write has a row here: the same event made both.
-        latest = self._latest
-        if latest:
-            exits = map(self._exits.get, latest, repeat(_NO_EXIT))
-            db.executemany(_UPSERT_TASKS, map(add, latest.values(), exits))
+        rows in C): the attempts first, as a task's row copies its latest attempt's timing."""
         starts, ends = self._starts, self._ends
         both = list(starts.keys() & ends.keys())
         if both:
@@ -375,6 +388,11 @@ class SessionWriter:
             db.executemany(_UPSERT_STARTS, starts.values())
         if ends:
             db.executemany(_UPSERT_ENDS, ends.values())
+        # Every task with an exit code to write has a row here: the same event made both.
+        latest = self._latest
+        if latest:
+            exits = map(self._exits.get, latest, repeat(_NO_EXIT))
+            db.executemany(_UPSERT_TASKS, map(add, latest.values(), exits))
 
     def _write_session(
         self,
@@ -385,9 +403,19 @@ class SessionWriter:
         ended_at: float | None,
         heartbeat: float | None,
         snapshot: bool,
+        reopened: tuple[float, float | None] | None = None,
     ) -> None:
         assignments = []
         values: list[Any] = []
+        if reopened is not None:
+            # Before ``ended_at`` is cleared below: SQLite reads every old value first.
+            at, ended_in_batch = reopened
+            assignments += [
+                "active_s = active_s + COALESCE(MAX(0.0, COALESCE(?, ended_at, ?) "
+                "- COALESCE(active_since, started_at)), 0.0)",
+                "active_since = ?",
+            ]
+            values += [ended_in_batch, at, at]
         if snapshot:
             assignments.append("snapshot_seq = ?")
             values.append(self._logged_seq)

@@ -8,6 +8,7 @@ re-exports every name.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum, StrEnum
 
 
@@ -33,7 +34,7 @@ class TaskStatus(StrEnum):
     @property
     def is_final(self) -> bool:
         """True when the task will not change again without a manual action."""
-        return self in _FINAL_TASK_STATES
+        return self in FINAL_TASK_STATES
 
     @property
     def satisfies_dependents(self) -> bool:
@@ -41,7 +42,7 @@ class TaskStatus(StrEnum):
         return self in (TaskStatus.COMPLETED, TaskStatus.SKIPPED)
 
 
-_FINAL_TASK_STATES = frozenset(
+FINAL_TASK_STATES = frozenset(
     {
         TaskStatus.COMPLETED,
         TaskStatus.FAILED,
@@ -50,6 +51,11 @@ _FINAL_TASK_STATES = frozenset(
         TaskStatus.SKIPPED,
     }
 )
+"""States a task leaves only by a user's action (a retry, say)."""
+
+
+FINE_TASK_STATES = frozenset({TaskStatus.COMPLETED, TaskStatus.SKIPPED})
+"""Final states that count as fine for the session (and let dependent tasks run)."""
 
 
 class TaskPriority(StrEnum):
@@ -106,6 +112,41 @@ class SessionStatus(StrEnum):
     def is_final(self) -> bool:
         """True once the session has ended for good."""
         return self in (SessionStatus.COMPLETED, SessionStatus.FAILED, SessionStatus.CANCELLED)
+
+
+def final_session_status(counts: Mapping[TaskStatus, int] | Mapping[str, int]) -> SessionStatus:
+    """The status a session ends with, from how many of its tasks are in each state.
+
+    The one rule every view and the engine follow: **failed** if any task failed;
+    **cancelled** if none failed but a task was cancelled (a ``blocked`` task follows from
+    a failed or cancelled upstream, so one without a failed task counts with the cancelled,
+    as does anything left unfinished); **completed** when every task completed or was
+    skipped. ``counts`` may be keyed by :class:`TaskStatus` or by the states' text (the
+    store's ``counts`` column).
+    """
+    failed = cancelled = 0
+    for state, count in counts.items():
+        if count <= 0:
+            continue
+        if state == TaskStatus.FAILED:
+            failed += count
+        elif state not in FINE_TASK_STATES:
+            cancelled += count
+    if failed:
+        return SessionStatus.FAILED
+    if cancelled:
+        return SessionStatus.CANCELLED
+    return SessionStatus.COMPLETED
+
+
+def task_tally(counts: Mapping[TaskStatus | str, int]) -> tuple[int, int, int, int]:
+    """``(done, failed, other, total)`` as the session lists show them: ``done`` is the
+    completed tasks, ``failed`` the failed ones only (not those blocked or cancelled),
+    ``other`` every other task (blocked, cancelled, skipped, or not finished yet)."""
+    total = sum(count for count in counts.values() if count > 0)
+    done = max(0, counts.get(TaskStatus.COMPLETED.value, 0))
+    failed = max(0, counts.get(TaskStatus.FAILED.value, 0))
+    return done, failed, total - done - failed, total
 
 
 class ProjectType(StrEnum):

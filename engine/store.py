@@ -30,6 +30,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from engine.durations import active_span
 from engine.errors import UnknownSessionError, UnknownTaskError, UsageError
 from engine.event_codec import decode_events
 from engine.events import Event, EventKind
@@ -48,6 +49,7 @@ from engine.store_records import (
 )
 
 __all__ = [
+    "COMMAND_EXPIRED",
     "HEARTBEAT_INTERVAL",
     "ORPHAN_AFTER",
     "AttemptRecord",
@@ -60,6 +62,7 @@ __all__ = [
     "attempt_change",
     "blank_attempt",
     "db_path",
+    "owner_gone",
     "pid_alive",
     "this_host",
 ]
@@ -213,20 +216,66 @@ class Store:
         The comparison is on the owner, not the heartbeat: a dead engine's writer may still
         commit what it had received (see :mod:`engine.store_writer`), and that must not make
         the claim fail. Whatever it commits after the claim is refused by its owner check.
+
+        The claim also closes the session's span of activity (``active_s``, see
+        :meth:`active_seconds`) and expires the commands still queued for the engine that
+        stopped (:data:`COMMAND_EXPIRED`): the new owner never carries them out.
         """
+        now = time.time()
+        number = _session_number(session_id)
         with self.transaction() as db:
+            # The span of activity that ended (when the session ended, or at the last beat
+            # of the engine that died) is added to ``active_s``; a new one starts now, so
+            # the idle time between is never counted as the session's.
             cursor = db.execute(
-                "UPDATE sessions SET owner_pid = ?, owner_host = ?, heartbeat = ? "
-                "WHERE id = ? AND owner_pid IS ? AND owner_host IS ?",
-                (
-                    os.getpid(),
-                    this_host(),
-                    time.time(),
-                    _session_number(session_id),
-                    *owner,
-                ),
+                "UPDATE sessions SET owner_pid = ?, owner_host = ?, heartbeat = ?, "
+                f"active_s = {_FOLDED_ACTIVE.format(end='COALESCE(ended_at, heartbeat)')}, "
+                "active_since = ? WHERE id = ? AND owner_pid IS ? AND owner_host IS ?",
+                (os.getpid(), this_host(), now, now, number, *owner),
             )
-            return cursor.rowcount == 1
+            if cursor.rowcount != 1:
+                return False
+            # What was queued for the engine that stopped is not carried out by this one.
+            db.execute(_EXPIRE_COMMANDS, (now, COMMAND_EXPIRED, number))
+            return True
+
+    def active_seconds(
+        self, records: Iterable[SessionRecord], now: float | None = None
+    ) -> dict[int, float | None]:
+        """How long each session has been active, by id (None before it started).
+
+        Only the time an engine ran it counts: a session reopened by a retry, or adopted
+        after its engine died, does not count the idle time before (see :meth:`claim` and
+        :mod:`engine.session_writer`, which keep ``active_s`` and ``active_since``). An
+        orphaned session's time stops at its engine's last heartbeat.
+        """
+        chosen = list(records)
+        if not chosen:
+            return {}
+        rows = self._all(
+            "SELECT id, active_s, active_since FROM sessions "
+            "WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps([record.id for record in chosen]),),
+        )
+        spans = {row[0]: (row[1] or 0.0, row[2]) for row in rows}
+        result: dict[int, float | None] = {}
+        for record in chosen:
+            before, since = spans.get(record.id, (0.0, None))
+            end = record.ended_at
+            if end is None and record.shown_status == SessionStatus.ORPHANED.value:
+                end = record.heartbeat
+            result[record.id] = active_span(record.started_at, end, before, since, now)
+        return result
+
+    def activity(self, session_id: int | str) -> tuple[float, float | None]:
+        """A session's ``(active_s, active_since)``: the seconds of its earlier spans of
+        activity, and when the current span began (None: at its start). See
+        :func:`engine.durations.active_span`."""
+        row = self._one(
+            "SELECT active_s, active_since FROM sessions WHERE id = ?",
+            (_session_number(session_id),),
+        )
+        return (row[0] or 0.0, row[1]) if row is not None else (0.0, None)
 
     def latest_orphan(self) -> SessionRecord | None:
         """The most recent unfinished session whose owner stopped."""
@@ -347,41 +396,84 @@ class Store:
             list(map(_attempt_record, found.values())),
         )
 
-    def task_summaries(self, session_id: int | str) -> list[dict[str, Any]]:
+    def task_summaries(
+        self, session_id: int | str, *, timing: bool = False, now: float | None = None
+    ) -> list[dict[str, Any]]:
         """Every task as ``status --json`` and the MCP tools report it: name, state, attempts,
-        the last attempt's exit code, reason, held."""
-        return list(map(json.loads, self._summary_texts(_session_number(session_id))))
+        the last attempt's exit code, reason, held; with ``timing``, also its latest
+        attempt's ``started_at``, ``ended_at``, ``duration_s`` (up to ``now``, default the
+        current time, while it has not ended; null when it never started) and ``worker``
+        (the Dask worker it ran on, null for a local one)."""
+        summaries: list[dict[str, Any]] = json.loads(
+            self._summary_array(_session_number(session_id), timing, now)
+        )
+        return summaries
 
-    def task_summaries_json(self, session_id: int | str) -> str:
+    def task_summaries_json(
+        self, session_id: int | str, *, timing: bool = False, now: float | None = None
+    ) -> str:
         """:meth:`task_summaries` as a compact JSON array, built mostly by SQLite: scripts
         poll ``status --json`` every second, beside the run they watch."""
-        return "[" + ",".join(self._summary_texts(_session_number(session_id))) + "]"
+        return self._summary_array(_session_number(session_id), timing, now)
 
-    def _summary_texts(self, number: int) -> Iterable[str]:
-        """Each task's summary as JSON text, in definition order.
+    def _summary_array(self, number: int, timing: bool = False, now: float | None = None) -> str:
+        """Each task's summary, in definition order, as a JSON array (with ``timing``, its
+        latest attempt's times and worker as well, see :meth:`task_summaries`).
 
-        The snapshot's rows carry their summary (a stored column, see
-        :mod:`engine.schema`), and only the tasks named by the events logged since the
-        snapshot are decoded and written again."""
+        The snapshot's rows carry their summary (a stored column, see :mod:`engine.schema`),
+        with the latest attempt's timing but for a running attempt's duration, which changes
+        by the second: SQLite puts that in as it reads such a row. SQLite also lays the
+        texts end to end in definition order (a pending task may have no row: its summary
+        is made on the way), so a poll of a large session gets one text, not a row per
+        task. Only the tasks named by the events logged since the snapshot are decoded and
+        written again: SQLite leaves their names, between separators JSON never holds raw,
+        where their texts go."""
+        now = time.time() if now is None else now
         with self._reading():
             row = self._one("SELECT snapshot_seq, task_names FROM sessions WHERE id = ?", (number,))
-            # Since version 3 a session lists its tasks, and pending ones have no row.
-            names = json.loads(row[1]) if row is not None and row[1] is not None else None
-            rows = self._all(_SUMMARIES if names else _SUMMARIES_IN_ORDER, (number,), plain=True)
-            later = self._logged_after(number, row[0] if row else 0)
-        texts: dict[str, str] = dict(rows)
-        if names:
-            found = texts.get
-            texts = {name: found(name) or _pending_summary(name) for name in names}
+            later = [
+                event
+                for event in self._logged_after(number, row[0] if row else 0)
+                if event.kind is EventKind.TASK_STATE
+            ]
+            touched = json.dumps(list(dict.fromkeys(event.task for event in later)))
+            if row is not None and row[1] is not None:
+                # Since version 3 a session lists its tasks, and pending ones have no row.
+                if later:
+                    sql = _TIMED_MARKED if timing else _MARKED
+                    joined = self._all(sql, (number, now, touched), plain=True)[0][0] or ""
+                    sql = _TIMED_LATEST if timing else _LATEST
+                    texts = dict(self._all(sql, (number, now, touched), plain=True))
+                else:
+                    found = self._all(
+                        _TIMED_ARRAY if timing else _ARRAY,
+                        (number, now) if timing else (number,),
+                        plain=True,
+                    )
+                    joined = found[0][0] or ""
+            else:  # from before version 3: a row for every task
+                if timing:
+                    rows = self._all(_TIMED_SUMMARIES_IN_ORDER, (number, now), plain=True)
+                else:
+                    rows = self._all(_SUMMARIES_IN_ORDER, (number,), plain=True)
+                texts = dict(rows)
+                mark = texts.keys() & json.loads(touched)
+                joined = ",".join(
+                    f"{_MARK}{name}{_MARK}" if name in mark else text for name, text in rows
+                )
+        if not later:
+            return f"[{joined}]"
         replayed: dict[str, dict[str, Any]] = {}
         for event in later:
-            if event.kind is not EventKind.TASK_STATE or event.task not in texts:
-                continue
             name = event.task
+            if name not in texts:
+                continue
             summary = replayed.get(name)
             if summary is None:
                 summary = replayed[name] = json.loads(texts[name])
             data = event.data
+            if timing:
+                _replay_timing(summary, event)
             summary["state"] = data["state"]
             summary["attempts"] = max(summary["attempts"], event.attempt or 0)
             if "log" in data:
@@ -390,8 +482,10 @@ class Store:
                 summary["exit_code"] = data.get("exit_code")
             summary["reason"] = data.get("reason") or ""
             summary["held"] = bool(data.get("held"))
-        texts.update(zip(replayed, map(_summary_text, replayed.values()), strict=True))
-        return texts.values()
+        text = partial(_timed_summary_text, now=now) if timing else _summary_text
+        parts = joined.split(_MARK)
+        parts[1::2] = [text(replayed[name]) for name in parts[1::2]]
+        return "[" + "".join(parts) + "]"
 
     def require_task(self, session_id: int | str, task: str) -> None:
         """Raise :class:`UnknownTaskError` unless the session has ``task``."""
@@ -415,15 +509,19 @@ class Store:
         number = _session_number(session_id)
         tasks, attempts, changed_tasks, changed_attempts, last = self._replayed(number)
         now = time.time()
-        # A task's row keeps its latest attempt's exit code (attempts come in key order).
+        # A task's row keeps its latest attempt's exit code (attempts come in key order),
+        # and the start, end and worker of the attempt numbered as its attempts.
         exits = {key[0]: _as_tuple(row, _ATTEMPT_KEYS)[_EXIT_CODE] for key, row in attempts.items()}
         with self.transaction() as db:
             positions = {name: index for index, name in enumerate(tasks)}
-            db.executemany(
-                "INSERT OR REPLACE INTO tasks (session_id, name, state, attempts, budget_from, "
-                "held, reason, updated_at, position, exit_code) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
+            rows = []
+            for name in changed_tasks:
+                t = tasks[name]
+                latest = attempts.get((name, t["attempts"]))
+                timing = (
+                    _NO_ATTEMPT if latest is None else _TIMING(_as_tuple(latest, _ATTEMPT_KEYS))
+                )
+                rows.append(
                     (
                         number,
                         name,
@@ -435,9 +533,14 @@ class Store:
                         now,
                         positions[name],
                         exits.get(name),
+                        *timing,
                     )
-                    for name, t in ((name, tasks[name]) for name in changed_tasks)
-                ],
+                )
+            db.executemany(
+                "INSERT OR REPLACE INTO tasks (session_id, name, state, attempts, budget_from, "
+                "held, reason, updated_at, position, exit_code, started_at, ended_at, worker) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
             )
             db.executemany(
                 "INSERT OR REPLACE INTO attempts VALUES (:sid, :task, :number, :outcome, "
@@ -504,24 +607,84 @@ class Store:
         row = self._one("SELECT taken_at, outcome FROM commands WHERE id = ?", (command_id,))
         return (row[0], row[1]) if row else (None, None)
 
+    def expire_if_owner_gone(self, command_id: int) -> str | None:
+        """The command's outcome; if it has none and the engine that owns its session has
+        stopped, it is first recorded as :data:`COMMAND_EXPIRED` (never to be applied by
+        anyone: :meth:`claim` expires it too, and writers take only commands not taken).
+
+        Only a dead owner expires a command: a session that has just ended while its
+        engine still lives may yet record the outcome.
+        """
+        row = self._one(
+            "SELECT c.outcome, c.session_id, s.owner_pid, s.owner_host, s.heartbeat "
+            "FROM commands c LEFT JOIN sessions s ON s.id = c.session_id WHERE c.id = ?",
+            (command_id,),
+        )
+        if row is None or row[0] is not None:
+            return row[0] if row is not None else None
+        if not owner_gone(row[2], row[3], row[4]):
+            return None
+        with self.transaction() as db:
+            db.execute(
+                _EXPIRE_COMMANDS + " AND id = ?", (time.time(), COMMAND_EXPIRED, row[1], command_id)
+            )
+        return self.command_outcome(command_id)[1]
+
     # -- housekeeping ------------------------------------------------------------------
 
-    def prune(self, keep: int) -> list[int]:
-        """Delete every finished session but the ``keep`` newest sessions; their ids."""
-        ids = [
-            record.id
+    def prunable(self, keep: int) -> list[SessionRecord]:
+        """The sessions :meth:`prune` would delete: all but the ``keep`` newest, of those
+        that ended or whose engine stopped (newest first)."""
+        return [
+            record
             for record in self.sessions()[keep:]
             if record.status.is_final or not record.owner_alive
         ]
+
+    def prune(self, keep: int) -> list[int]:
+        """Delete every finished session but the ``keep`` newest sessions; their ids."""
+        return self.delete_sessions(self.prunable(keep))
+
+    def delete_sessions(self, records: Iterable[SessionRecord]) -> list[int]:
+        """Delete the sessions of ``records`` and every row of theirs; the ids deleted.
+
+        A session whose owner changed since ``records`` was read (someone adopted it) is
+        kept. Session numbers are never handed out again (the table is ``AUTOINCREMENT``).
+        """
+        deleted = []
         with self.transaction() as db:
+            for record in records:
+                cursor = db.execute(
+                    "DELETE FROM sessions WHERE id = ? AND owner_pid IS ? AND owner_host IS ?",
+                    (record.id, record.owner_pid, record.owner_host),
+                )
+                if cursor.rowcount == 1:
+                    deleted.append(record.id)
             for table in ("tasks", "attempts", "events", "samples", "commands"):
-                db.executemany(f"DELETE FROM {table} WHERE session_id = ?", [(i,) for i in ids])
-            db.executemany("DELETE FROM sessions WHERE id = ?", [(i,) for i in ids])
-        return ids
+                db.executemany(f"DELETE FROM {table} WHERE session_id = ?", [(i,) for i in deleted])
+        return deleted
 
     def integrity_check(self) -> str:
         """``PRAGMA integrity_check``'s answer (``ok`` when sound)."""
         return str(self._one("PRAGMA integrity_check")[0])
+
+
+COMMAND_EXPIRED = "expired: the session's engine stopped before applying it"
+"""The outcome of a control call whose session's engine stopped before carrying it out."""
+_EXPIRE_COMMANDS = (
+    "UPDATE commands SET taken_at = COALESCE(taken_at, ?), outcome = ? "
+    "WHERE session_id = ? AND outcome IS NULL"
+)
+# ``active_s`` with the span from ``active_since`` (or the start) to ``{end}`` added.
+_FOLDED_ACTIVE = "active_s + COALESCE(MAX(0.0, {end} - COALESCE(active_since, started_at)), 0.0)"
+
+
+def owner_gone(pid: int | None, host: str | None, heartbeat: float | None) -> bool:
+    """True when the engine recorded as a session's owner has stopped: on this host its
+    process is gone; elsewhere its heartbeat is older than :data:`ORPHAN_AFTER`."""
+    if host == this_host():
+        return not pid_alive(pid)
+    return heartbeat is None or time.time() - heartbeat >= ORPHAN_AFTER
 
 
 def _session_number(session_id: int | str) -> int:
@@ -539,14 +702,86 @@ _LOGGED_AFTER = (
     "SELECT MAX(first_seq) FROM events WHERE session_id = ?1 AND first_seq <= ?2 + 1), 0) "
     "AND last_seq > ?2 ORDER BY first_seq"
 )
-_SUMMARIES = "SELECT name, summary FROM tasks WHERE session_id = ?"
-_SUMMARIES_IN_ORDER = _SUMMARIES + " ORDER BY position"
+# A task's summary as stored (schema version 7): with its latest attempt's timing, all but
+# a running attempt's (started, not ended) duration, stored as ``"duration_s":null``: its
+# duration up to ?2 ("now") goes in there, as SQLite would have written it. Few tasks run at
+# once, so a poll of a finished session only reads texts.
+_TIMED_SUMMARY = (
+    "CASE WHEN t.ended_at IS NULL AND t.started_at IS NOT NULL THEN replace(t.summary, "
+    "'\"duration_s\":null', '\"duration_s\":' || json_quote(round(?2 - t.started_at, 3))) "
+    "ELSE t.summary END"
+)
+# Without the timing, which starts at ``,"started_at":`` (a key's quotes are never inside a
+# JSON string, which escapes them).
+_SUMMARY_ONLY = "substr(t.summary, 1, instr(t.summary, ',\"started_at\":') - 1) || '}'"
+_PENDING = (
+    "json_object('name', j.value, 'state', 'pending', 'attempts', 0, 'exit_code', NULL, "
+    "'reason', '', 'held', json('false'){timing})"
+)
+_PENDING_TIMING = ", 'started_at', NULL, 'ended_at', NULL, 'duration_s', NULL, 'worker', NULL"
+# Every listed task's summary in definition order, joined by commas: the tasks come from
+# the session's list (json_each, in its order) and each one's row by its primary key, so
+# the texts are concatenated in that order (nothing here sorts or groups).
+_FROM_LIST = (
+    "FROM sessions s, json_each(s.task_names) j LEFT JOIN tasks t ON t.session_id = ?1 "
+    "AND t.name = j.value WHERE s.id = ?1"
+)
+_ARRAY_OF = "SELECT group_concat(COALESCE({summary}, {pending}), ',') " + _FROM_LIST
+# The same, but a task named in ?3 (a JSON array) stands as its name between two _MARKs,
+# and each of those tasks' summaries.
+_MARKED_OF = (
+    "SELECT group_concat(CASE WHEN j.value IN (SELECT value FROM json_each(?3)) "
+    "THEN char(1) || j.value || char(1) ELSE COALESCE({summary}, {pending}) END, ',') " + _FROM_LIST
+)
+_LATEST_OF = (
+    "SELECT j.value, COALESCE({summary}, {pending}) FROM json_each(?3) j LEFT JOIN tasks t "
+    "ON t.session_id = ?1 AND t.name = j.value"
+)
+_MARK = "\x01"
+_TIMED_PARTS = {"summary": _TIMED_SUMMARY, "pending": _PENDING.format(timing=_PENDING_TIMING)}
+_PARTS = {"summary": _SUMMARY_ONLY, "pending": _PENDING.format(timing="")}
+_TIMED_ARRAY = _ARRAY_OF.format(**_TIMED_PARTS)
+_ARRAY = _ARRAY_OF.format(**_PARTS)
+_TIMED_MARKED = _MARKED_OF.format(**_TIMED_PARTS)
+_MARKED = _MARKED_OF.format(**_PARTS)
+_TIMED_LATEST = _LATEST_OF.format(**_TIMED_PARTS)
+_LATEST = _LATEST_OF.format(**_PARTS)
+# Sessions from before version 3 have a row for every task.
+_TIMED_SUMMARIES_IN_ORDER = (
+    f"SELECT t.name, {_TIMED_SUMMARY} FROM tasks t WHERE t.session_id = ?1 ORDER BY t.position"
+)
+_SUMMARIES_IN_ORDER = (
+    f"SELECT t.name, {_SUMMARY_ONLY} FROM tasks t WHERE t.session_id = ?1 ORDER BY t.position"
+)
 _SUMMARY = '{{"name":{},"state":{},"attempts":{},"exit_code":{},"reason":{},"held":{}}}'
 _quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
-def _pending_summary(name: str) -> str:
-    return _SUMMARY.format(_quote(name), '"pending"', 0, "null", '""', "false")
+def _replay_timing(summary: dict[str, Any], event: Event) -> None:
+    """Bring a timed summary's attempt fields up to date with one of the task's state
+    events (called before the event raises the summary's ``attempts``): what
+    :func:`apply_attempt_event` does to the row of the task's latest attempt."""
+    number = event.attempt or 0
+    if number < summary["attempts"]:
+        return
+    data = event.data
+    if number > summary["attempts"]:  # a new attempt: the last one's times are not its own
+        summary["started_at"] = summary["ended_at"] = summary["worker"] = None
+    if "log" in data:
+        summary["started_at"] = data.get("started_at", event.at)
+        summary["worker"] = data.get("worker", summary["worker"])
+    if "outcome" in data:
+        summary["ended_at"] = event.at
+
+
+def _timed_summary_text(summary: dict[str, Any], now: float) -> str:
+    """A timed summary as SQLite writes it (see :data:`_TIMED_SUMMARY`)."""
+    started, ended, worker = summary["started_at"], summary["ended_at"], summary["worker"]
+    duration = None if started is None else round((now if ended is None else ended) - started, 3)
+    return _summary_text(summary)[:-1] + (
+        f',"started_at":{json.dumps(started)},"ended_at":{json.dumps(ended)},'
+        f'"duration_s":{json.dumps(duration)},"worker":{json.dumps(worker)}}}'
+    )
 
 
 def _summary_text(summary: dict[str, Any]) -> str:
@@ -576,6 +811,9 @@ _ATTEMPT_KEYS = (
     "log_path",
 )
 _EXIT_CODE = _ATTEMPT_KEYS.index("exit_code")
+# An attempt row's start, end and worker, as a task's row keeps its latest attempt's.
+_TIMING = itemgetter(*map(_ATTEMPT_KEYS.index, ("started_at", "ended_at", "worker")))
+_NO_ATTEMPT = (None, None, None)
 
 
 def _decoded(rows: Sequence[sqlite3.Row], session: str, after: int) -> list[Event]:

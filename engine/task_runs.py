@@ -15,18 +15,11 @@ from engine.executors import ExitStatus, Job
 from engine.model import TaskResult, TaskStatus
 from engine.processes import signal_group
 from engine.specs import TaskSpec
+from engine.states import FINAL_TASK_STATES, FINE_TASK_STATES
 
-SATISFIED = frozenset({TaskStatus.COMPLETED, TaskStatus.SKIPPED})
-"""States that let dependent tasks run."""
-FINAL = frozenset(
-    {
-        TaskStatus.COMPLETED,
-        TaskStatus.FAILED,
-        TaskStatus.CANCELLED,
-        TaskStatus.BLOCKED,
-        TaskStatus.SKIPPED,
-    }
-)
+SATISFIED = FINE_TASK_STATES
+"""States that let dependent tasks run (and count as fine for the session's status)."""
+FINAL = FINAL_TASK_STATES
 """States that change only by a user's action."""
 BROKEN = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.BLOCKED})
 """States a retry applies to; they block the tasks below them."""

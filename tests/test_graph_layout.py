@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import deque
 
 import pytest
@@ -199,11 +198,10 @@ def test_big_workflows_switch_to_lanes() -> None:
     assert layout.text().split("\n")[:3] == ["○ ○ t0", "○ ○ t1", "○ ○ t2"]
 
 
-def test_ten_thousand_tasks_lay_out_fast_with_a_capped_gutter() -> None:
-    dag = Dag(dict(layered_edges(100, 100, 2)))
-    started = time.perf_counter()
-    layout = build_layout(dag)
-    assert time.perf_counter() - started < 0.5
+def test_ten_thousand_tasks_lay_out_as_lanes_with_a_capped_gutter() -> None:
+    """The shape of a 10,000-task layout; its speed (bar 0.5 s) is measured by
+    ``tests/bench/layout_bench.py``, not here, where a busy machine would fail it."""
+    layout = build_layout(Dag(dict(layered_edges(100, 100, 2))))
     assert layout.mode == "lanes" and layout.height == 10_000 and len(layout.rows) == 10_000
     assert layout.order[:2] == ["L0_0", "L0_1"] and layout.order[-1] == "L99_99"
     row = layout.rows[5_000]

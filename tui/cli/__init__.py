@@ -9,6 +9,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from engine.errors import DefinitionError, FormicaryError
 from tui.cli.commands import register_for
@@ -61,6 +62,47 @@ class _ArgumentParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: print ``formicary X.Y.Z`` and exit 0. The version is looked up only
+    when asked for (``importlib.metadata`` would cost every ``status --json`` poll)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.setdefault("nargs", 0)
+        kwargs.setdefault("default", argparse.SUPPRESS)
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"formicary {package_version()}")
+        parser.exit(EXIT_OK)
+
+
+def package_version() -> str:
+    """formicary's version: the installed package's, else the ``pyproject.toml`` of the
+    checkout it runs from, else ``unknown``."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("formicary")
+    except metadata.PackageNotFoundError:
+        pass
+    import tomllib
+    from pathlib import Path
+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    try:
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return "unknown"
+    version = project.get("version") if project.get("name") == "formicary" else None
+    return version if isinstance(version, str) and version else "unknown"
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The argument parser: with the subcommand ``argv`` names (and those registered beside
     it), or every subcommand when it names none."""
@@ -75,6 +117,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         help="the workspace folder (default: the current folder)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the engine does")
+    parser.add_argument(
+        "--version", action=_VersionAction, help="print formicary's version and exit"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     register_for(subparsers, _command_in(sys.argv[1:] if argv is None else argv))
     return parser
@@ -105,6 +150,10 @@ def _run(argv: Sequence[str] | None) -> tuple[int, str]:
 
 def _handle(args: argparse.Namespace) -> int:
     """Run the parsed command, turning formicary's errors into their exit codes."""
+    problem = workspace_problem(getattr(args, "workspace", None))
+    if problem is not None:
+        print(f"formicary: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         module, _, function = args.handler.partition(":")
         handler = getattr(importlib.import_module(module), function)
@@ -127,6 +176,15 @@ def _handle(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 130
     return code
+
+
+def workspace_problem(workspace: str | None) -> str | None:
+    """What is wrong with ``-w/--workspace DIR`` (for every command, checked before it
+    runs), or None when it names a folder or is not given."""
+    if workspace is None or os.path.isdir(workspace):
+        return None
+    what = "not a folder" if os.path.lexists(workspace) else "no such folder"
+    return f"-w/--workspace {workspace or repr(workspace)}: {what}"
 
 
 def entry_point() -> None:

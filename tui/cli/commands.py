@@ -96,17 +96,23 @@ def _register_sessions(subparsers: Any) -> None:
         "status", help="show a session's tasks", description="A row per task of SESSION."
     )
     status.add_argument("session", metavar="SESSION")
-    status.add_argument("--json", action="store_true", help="one JSON document")
+    status.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON document: the session with its params, and each task with its latest "
+        "attempt's started_at, ended_at, duration_s (so far, while it runs) and worker",
+    )
     status.set_defaults(handler="tui.cli.sessions:show_status")
 
     logs = subparsers.add_parser(
         "logs",
-        help="print a task's output",
+        help="print a task's output, or list a session's logs",
         description="Print the log of TASK in SESSION "
-        "(its latest attempt unless --attempt); -f follows it while it runs.",
+        "(its latest attempt unless --attempt); -f follows it while it runs. Without TASK, "
+        "list every task's attempts: state, exit code, log file and its size.",
     )
     logs.add_argument("session", metavar="SESSION")
-    logs.add_argument("task", metavar="TASK")
+    logs.add_argument("task", metavar="TASK", nargs="?")
     logs.add_argument("-a", "--attempt", type=int, metavar="N", help="attempt number")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
     logs.set_defaults(handler="tui.cli.sessions:show_logs")
@@ -142,9 +148,17 @@ def _register_control(subparsers: Any) -> None:
     prune = subparsers.add_parser(
         "prune",
         help="delete old sessions and their logs",
-        description="Keep the N newest sessions; delete older finished ones and their logs.",
+        description="Keep the N newest sessions; delete older finished ones and their logs. "
+        "Asks first on a terminal; --yes deletes without asking (needed off a terminal), "
+        "--dry-run only lists them. Deleted session numbers are never used again.",
     )
     prune.add_argument("--keep", type=int, required=True, metavar="N")
+    prune.add_argument(
+        "-y", "--yes", action="store_true", help="delete without asking (needed off a terminal)"
+    )
+    prune.add_argument(
+        "--dry-run", action="store_true", help="list the sessions it would delete; delete none"
+    )
     prune.set_defaults(handler="tui.cli.control:prune_sessions")
 
 

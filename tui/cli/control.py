@@ -15,7 +15,7 @@ from pathlib import Path
 
 from engine.control import attach, run_command
 from engine.errors import UsageError
-from engine.recovery import adopt, find_orphan
+from engine.recovery import adopt, check_adoptable_call, find_orphan
 from engine.runtime import logs_root
 from engine.store import Store
 from tui.cli.output import make_console
@@ -23,7 +23,15 @@ from tui.cli.run import follow
 
 
 def control(args: argparse.Namespace) -> int:
-    """Apply one control call to a session, wherever it runs."""
+    """Apply one control call to a session, wherever it runs.
+
+    A session whose engine is alive gets the call queued. A session that has ended takes
+    only a retry that has something to run again (it is adopted and reopened); anything
+    else is refused, and the store is left untouched. A session whose engine died
+    (orphaned) is adopted and runs here in the foreground with the call applied, whatever
+    the call, except ``pause``: nothing of it runs to be paused, and a foreground process
+    sitting paused would only hold the terminal (``formicary resume`` adopts it).
+    """
     workspace = Path(args.workspace or ".")
     session = attach(workspace, args.session)
     record = session.record
@@ -38,10 +46,13 @@ def control(args: argparse.Namespace) -> int:
         target = f"{action} {args.task}" if args.task else action
         print(f"session {record.id}: {target}: {outcome}")
         return 0
-    if action in ("pause", "hold", "release"):
+    if action == "pause" and not record.status.is_final:
         raise UsageError(
-            f"session {record.id} has no running engine; adopt it with formicary resume {record.id}"
+            f"session {record.id} has no running engine, so nothing of it runs to pause; "
+            f"formicary resume {record.id} adopts it and runs it here"
         )
+    # Refused calls are refused before adopting: adopting writes to the store.
+    check_adoptable_call(session.store, record, action, args.task)
     console = make_console()
     plain = getattr(args, "plain", False)
 
@@ -79,13 +90,41 @@ def resume_session(args: argparse.Namespace) -> int:
 
 
 def prune_sessions(args: argparse.Namespace) -> int:
-    """Delete old sessions and their log folders."""
+    """Delete old sessions and their log folders, after saying which and asking.
+
+    On a terminal it asks ``Delete N session(s) and their logs? [y/N]``; elsewhere (a
+    script, a pipe) nobody can answer, so it refuses unless ``--yes`` says so up front.
+    ``--dry-run`` lists what it would delete and deletes nothing. Deleted session numbers
+    are never given to a new session.
+    """
     if args.keep < 0:
         raise UsageError(f"--keep {args.keep}: must be 0 or more")
     workspace = Path(args.workspace or ".")
     store = Store.for_workspace(workspace, create=False)
-    removed = store.prune(args.keep)
+    doomed = store.prunable(args.keep)
+    if not doomed:
+        print("nothing to prune", file=sys.stderr)
+        return 0
+    asking = not args.yes and sys.stdin.isatty()
+    if args.dry_run or asking:
+        for record in doomed:
+            print(f"session {record.id}: {record.project}:{record.workflow} {record.shown_status}")
+    if args.dry_run:
+        print(f"would delete {len(doomed)} session(s) and their logs", file=sys.stderr)
+        return 0
+    if not args.yes:
+        if not asking:
+            raise UsageError(
+                f"prune would delete {len(doomed)} session(s) and their logs; "
+                "pass --yes to confirm (no terminal to ask on)"
+            )
+        print(f"Delete {len(doomed)} session(s) and their logs? [y/N] ", end="", flush=True)
+        answer = sys.stdin.readline().strip().lower()
+        if answer not in ("y", "yes"):
+            print("nothing deleted", file=sys.stderr)
+            return 0
+    removed = store.delete_sessions(doomed)
     for session_id in removed:
         shutil.rmtree(logs_root(workspace) / str(session_id), ignore_errors=True)
-    print(f"removed {len(removed)} session(s)", file=sys.stderr if not removed else sys.stdout)
+    print(f"removed {len(removed)} session(s)")
     return 0

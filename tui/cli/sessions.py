@@ -1,18 +1,19 @@
-"""``formicary sessions``, ``status SESSION`` and ``logs SESSION TASK``: read the store."""
+"""``formicary sessions``, ``status SESSION`` and ``logs SESSION [TASK]``: read the store."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from engine.durations import took
+from engine.durations import span, took
 from engine.errors import UsageError
-from engine.states import SessionStatus, TaskStatus
-from engine.store import SessionRecord, Store
+from engine.states import SessionStatus, TaskStatus, task_tally
+from engine.store import AttemptRecord, SessionRecord, Store
 
 # Rich and the glyphs are imported where a table is printed:
 # `status --json` polled by scripts every second pays only for reading the store.
@@ -27,8 +28,10 @@ def _clock(at: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at)) if at else "-"
 
 
-def session_json(record: SessionRecord) -> dict[str, Any]:
-    """What ``sessions --json`` says of one session."""
+def session_json(record: SessionRecord, active_s: float | None = None) -> dict[str, Any]:
+    """What ``sessions --json`` says of one session. ``active_s`` is how long it has been
+    active (:meth:`Store.active_seconds`: the time it ran, not the idle time before a
+    reopening), what ``took`` shows."""
     return {
         "id": record.id,
         "project": record.project,
@@ -36,6 +39,7 @@ def session_json(record: SessionRecord) -> dict[str, Any]:
         "status": record.shown_status,
         "started_at": record.started_at,
         "ended_at": record.ended_at,
+        "active_s": None if active_s is None else round(active_s, 3),
         "counts": dict(record.counts),
         "total": record.total,
         "owner_pid": record.owner_pid,
@@ -47,10 +51,11 @@ def list_sessions(args: argparse.Namespace) -> int:
     """Print every session."""
     store = open_store(args)
     records = store.sessions(limit=args.limit)
+    active = store.active_seconds(records)
     if args.json:
         print(
             json.dumps(
-                {"sessions": [session_json(r) for r in records]},
+                {"sessions": [session_json(r, active[r.id]) for r in records]},
                 indent=2 if sys.stdout.isatty() else None,
             )
         )
@@ -61,8 +66,7 @@ def list_sessions(args: argparse.Namespace) -> int:
 
     rows = []
     for record in records:
-        counts = record.counts
-        failed = sum(counts.get(s, 0) for s in ("failed", "blocked", "cancelled"))
+        done, failed, other, total = task_tally(record.counts)
         status = record.shown_status
         style = {"completed": "green", "failed": "red", "orphaned": "yellow"}.get(status, "")
         rows.append(
@@ -72,12 +76,14 @@ def list_sessions(args: argparse.Namespace) -> int:
                 record.workflow,
                 Text(status, style=style),
                 _clock(record.started_at or record.created_at),
-                took(record.started_at, record.ended_at),
-                f"{counts.get('completed', 0)}/{failed}/{record.total}",
+                span(active[record.id]),
+                f"{done}/{failed}/{other}/{total}",
                 f"pid {record.owner_pid} alive" if record.owner_alive else "-",
             )
         )
-    headers = ("id", "project", "workflow", "status", "started", "took", "done/failed/total")
+    # ``failed`` counts failed tasks only; blocked, cancelled, skipped and unfinished ones
+    # are ``other`` (the dashboard's sessions screen shows the same columns).
+    headers = ("id", "project", "workflow", "status", "started", "took", "done/failed/other/total")
     print_columns(make_console(), (*headers, "owner"), rows)
     if not records:
         print("no sessions yet: start one with formicary run PROJECT", file=sys.stderr)
@@ -89,13 +95,17 @@ def show_status(args: argparse.Namespace) -> int:
     store = open_store(args)
     record = store.session(args.session)
     if args.json:
+        active = store.active_seconds([record])[record.id]
+        session = {**session_json(record, active), "params": dict(record.params)}
+        now = _known_until(record)
         if sys.stdout.isatty():
-            document = {**session_json(record), "tasks": store.task_summaries(record.id)}
-            print(json.dumps(document, indent=2))
+            summaries = store.task_summaries(record.id, timing=True, now=now)
+            print(json.dumps({**session, "tasks": summaries}, indent=2))
             return 0
         # Compact, with the task array built by the store as text: scripts poll this.
-        head = json.dumps(session_json(record), separators=(",", ":"))
-        sys.stdout.write(f'{head[:-1]},"tasks":{store.task_summaries_json(record.id)}}}\n')
+        head = json.dumps(session, separators=(",", ":"))
+        tasks_json = store.task_summaries_json(record.id, timing=True, now=now)
+        sys.stdout.write(f'{head[:-1]},"tasks":{tasks_json}}}\n')
         return 0
     tasks, attempts = store.tasks_and_attempts(record.id)
     last = {attempt.task: attempt for attempt in attempts}
@@ -107,7 +117,7 @@ def show_status(args: argparse.Namespace) -> int:
     console = make_console()
     console.print(
         f"session {record.id}: {record.project}:{record.workflow} · {record.shown_status} · "
-        f"{took(record.started_at, record.ended_at)}"
+        f"{span(store.active_seconds([record])[record.id])}"
     )
     rows = []
     for task in tasks:
@@ -130,10 +140,24 @@ def show_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _known_until(record: SessionRecord) -> float:
+    """Up to when an attempt that has not ended counts as running, for its ``duration_s``:
+    now while the session's engine lives, else its last heartbeat (or its end), the last
+    time anyone knew it ran."""
+    if record.owner_alive:
+        return time.time()
+    return record.ended_at or record.heartbeat or time.time()
+
+
 def show_logs(args: argparse.Namespace) -> int:
-    """Print (and with -f, follow) one attempt's log."""
+    """Print (and with -f, follow) one attempt's log; without a task, list every log."""
     store = open_store(args)
     record = store.session(args.session)
+    if args.task is None:
+        if args.attempt is not None or args.follow:
+            option = "--attempt" if args.attempt is not None else "--follow"
+            raise UsageError(f"{option}: needs a TASK (formicary logs SESSION TASK {option})")
+        return _list_logs(store, record)
     store.require_task(record.id, args.task)
     attempts = store.attempts(record.id, args.task)
     if not attempts:
@@ -153,6 +177,50 @@ def show_logs(args: argparse.Namespace) -> int:
     elif offset == 0:
         print(f"(attempt {chosen.number} of {args.task} printed nothing)", file=sys.stderr)
     return 0
+
+
+def _list_logs(store: Store, record: SessionRecord) -> int:
+    """Print a line per attempt of every task of the session (a task that never ran gets
+    one line with its state): task, attempt, state, exit code, log size in bytes, log file."""
+    from tui.cli.output import make_console, print_columns
+
+    tasks, attempts = store.tasks_and_attempts(record.id)
+    by_task: dict[str, list[AttemptRecord]] = {}
+    for attempt in attempts:
+        by_task.setdefault(attempt.task, []).append(attempt)
+    rows: list[tuple[str, ...]] = []
+    for task in tasks:
+        tried = by_task.get(task.name, [])
+        if not tried:
+            rows.append((task.name, "-", task.state, "-", "-", "-"))
+        for attempt in tried:
+            # An attempt without an outcome is the task's current one (running, or lost
+            # with its engine until the session is resumed).
+            state = attempt.outcome or (task.state if attempt is tried[-1] else "unfinished")
+            code = "-" if attempt.exit_code is None else str(attempt.exit_code)
+            rows.append(
+                (
+                    task.name,
+                    str(attempt.number),
+                    state,
+                    code,
+                    _size(attempt.log_path),
+                    attempt.log_path or "-",
+                )
+            )
+    headers = ("task", "attempt", "state", "exit", "bytes", "log")
+    print_columns(make_console(), headers, rows)
+    return 0
+
+
+def _size(path: str | None) -> str:
+    """The size of the log file at ``path`` in bytes, or ``-`` when there is none."""
+    if not path:
+        return "-"
+    try:
+        return str(os.stat(path).st_size)
+    except OSError:
+        return "-"
 
 
 def _print_from(path: Path, offset: int) -> int:
