@@ -248,7 +248,12 @@ async def test_slash_filters_the_queue(samples: Path) -> None:
         await pilot.press(*"trial_1")
         await until(pilot, lambda: queue.row_count < total)
         shown = sorted(queue.shown_tasks)
-        assert shown == ["trial_10", "trial_11", "trial_12"]
+        # By subsequence: trial_01 has t-r-i-a-l-_-1 in order too.
+        assert shown == ["trial_01", "trial_10", "trial_11", "trial_12"]
+        await pilot.press(*"0")  # trial_10
+        await until(pilot, lambda: queue.row_count == 1)
+        await pilot.press("ctrl+u", *"fail")  # by state: nothing failed yet
+        await until(pilot, lambda: queue.row_count == 0)
         await pilot.press("escape")
         await until(pilot, lambda: queue.row_count == total)
 

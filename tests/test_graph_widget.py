@@ -51,8 +51,8 @@ class GraphApp(App[None]):
 
 def line_of(graph: DagGraph, task: str) -> str:
     """The text of the viewport row showing ``task``."""
-    assert graph.layout is not None
-    y = graph.layout.positions[task][1] - graph.scroll_offset.y
+    assert graph.graph_layout is not None
+    y = graph.graph_layout.positions[task][1] - graph.scroll_offset.y
     return graph.render_line(y).text
 
 
@@ -65,13 +65,13 @@ async def test_keys_mouse_select_and_live_states() -> None:
         await pilot.pause()
         assert graph.cursor_task == "extract" and graph.mode == "layers"
         moves = [
-            ("l", "clean"),
+            ("right", "clean"),
             ("right", "north"),
             ("j", "south"),
             ("down", "south"),  # already at the bottom of the column: stays, posts nothing
             ("k", "north"),
-            ("l", "combine"),
-            ("h", "north"),  # nearest in the previous column, the upper one on a tie
+            ("right", "combine"),
+            ("left", "north"),  # nearest in the previous column, the upper one on a tie
             ("G", "report"),
             ("g", "extract"),
         ]
@@ -88,11 +88,11 @@ async def test_keys_mouse_select_and_live_states() -> None:
         graph.select("south")  # quietly: panes keeping in step must not echo
         graph.select("nowhere")
         assert graph.cursor_task == "south"
-        layout = graph.layout
+        layout = graph.graph_layout
         assert layout is not None
         assert line_of(graph, "extract").startswith("✔ extract ─── ○ clean")
         graph.update_states({"clean": TaskStatus.RUNNING}, ["clean"])
-        assert graph.layout is layout  # recoloured in place, not laid out again
+        assert graph.graph_layout is layout  # recoloured in place, not laid out again
         assert line_of(graph, "clean").startswith("✔ extract ─── ▶ clean")
         strip = graph.render_line(layout.positions["clean"][1])
         style = next(segment.style for segment in strip if "clean" in segment.text)
@@ -172,7 +172,7 @@ async def test_state_changes_repaint_only_rows_on_screen() -> None:
         graph.update_states(dict.fromkeys(far, TaskStatus.COMPLETED), far)
         assert repainted == []  # all scrolled away
         graph.update_states({"t0003": TaskStatus.RUNNING}, ["t0003"])
-        assert repainted == [graph.layout.positions["t0003"][1]]  # type: ignore[union-attr]
+        assert repainted == [graph.graph_layout.positions["t0003"][1]]  # type: ignore[union-attr]
         graph.select("t1200")  # scrolled to: painted with its new state
         await pilot.pause()
         assert "✔ t1200" in line_of(graph, "t1200")

@@ -277,7 +277,7 @@ async def test_queue_sorts_by_severity_and_duration() -> None:
     async with PaneApp(queue).run_test() as pilot:
         queue.show(view)
         queue.focus()
-        await pilot.press("o")
+        await pilot.press("O")
         assert queue.sort_column == "state"
         assert column(queue, "task") == ["transform", "load", "report", "extract"]
         queue.sort_by("took")

@@ -35,7 +35,7 @@ async def test_added_task_appears_in_graph_and_queue(samples: Path) -> None:
         )
         await until(pilot, lambda: queue.row_count == before + 1, timeout=20)
         graph = main.query_one(DagGraph)
-        assert graph.layout is not None and "announce" in graph.layout.positions
+        assert graph.graph_layout is not None and "announce" in graph.graph_layout.positions
         assert "announce" in main.view.tasks
 
 

@@ -34,10 +34,10 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import DataTable
 
+import engine.durations
 import tui.screens.task_detail
 import tui.state
 import tui.widgets.queue
-import tui.widgets.status_header
 from engine.control import AttachedSession
 from engine.model import TaskStatus
 from engine.store import AttemptRecord
@@ -72,7 +72,7 @@ FOCUSED_TASK = "transform_customers"
 CLOCK_MODULES: tuple[ModuleType, ...] = (
     tui.state,
     tui.widgets.queue,
-    tui.widgets.status_header,
+    engine.durations,
     tui.screens.task_detail,
 )
 """Modules that read ``time.time()`` to show durations; each gets the frozen clock."""
@@ -373,3 +373,26 @@ def test_quit_dialog(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
 def test_start_dialog(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
     """The start dialog: parameters with their defaults, executor, tasks at once, buttons."""
     check_snapshot(snap_compare, size, open_start_dialog)
+
+
+EMPTY = Path(__file__).resolve().parent / "fixtures" / "empty-workspace"
+"""A workspace with no project: the dashboard shows its welcome pane."""
+
+
+async def wait_for_welcome(pilot: Pilot[Any]) -> None:
+    """The welcome pane of an empty workspace, once its definitions were read."""
+    await until(
+        pilot,
+        lambda: any(
+            s.has_class("-empty") for s in pilot.app.screen_stack if isinstance(s, MainScreen)
+        ),
+    )
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_welcome_pane(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """An empty workspace: what a workspace is, and n to create a project."""
+    app = FormicaryApp(EMPTY)
+    assert snap_compare(app, terminal_size=size, run_before=wait_for_welcome)
+    assert not (EMPTY / ".formicary").exists(), "the dashboard wrote into the fixture"

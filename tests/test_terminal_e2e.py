@@ -76,6 +76,19 @@ def test_dashboard_in_a_real_terminal(tmp_path: Path) -> None:
             lambda text: re.search(r"session 1 completed \d\d:\d\d · 5/5 done", text) is not None
         )
         assert "✔ report" in done or "✔ inventory" in done
+        # Help, closed each way it can be (the first key pressed in it once crashed the app).
+        for close in ("Escape", "q", "?"):
+            terminal.keys("?")
+            terminal.until(lambda text: "main.start" in text and "description" in text)
+            terminal.keys(close)
+            terminal.until(lambda text: "main.start" not in text and "3 Queue" in text)
+            assert terminal.alive()
+        # ":" opens the command palette, as in k9s; PgDn in it once crashed the app too.
+        terminal.keys(":")
+        terminal.until(lambda text: "Start the selected workflow" in text)
+        terminal.keys("PageDown", "Escape")
+        terminal.until(lambda text: "Start the selected workflow" not in text and "3 Queue" in text)
+        assert terminal.alive()
         terminal.keys("q")
         deadline = time.monotonic() + 30
         while terminal.alive() and time.monotonic() < deadline:

@@ -3,17 +3,22 @@ the behaviour; this stays thin."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from textual.app import App
 from textual.binding import Binding
+from textual.command import CommandPalette
 
 from tui.bridge import DefinitionsChanged, EngineBridge, SessionUpdated, StoreChanged
 from tui.commands import FormicaryCommands
+from tui.crash import CRASH_REASON, QUIT_REASON, write_crash_log
 from tui.glyphs import state_variable_defaults
+from tui.notifications import Notifier
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen, describe_bindings
 from tui.screens.main import MainScreen
+from tui.screens.palette import FormicaryPalette
 from tui.themes import install_themes, remember_theme
 
 
@@ -24,8 +29,8 @@ class FormicaryApp(App[int]):
     | :- | :- |
     | ? | Help: every binding. |
     | t | Next theme. |
-    | ctrl+p | Command palette. |
-    | q | Quit (asks while this dashboard runs work). |
+    | ctrl+p / : | Command palette. |
+    | q / ctrl+q | Quit (asks while this dashboard runs work). |
     """
 
     TITLE = "formicary"
@@ -34,6 +39,9 @@ class FormicaryApp(App[int]):
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("t", "next_theme", "Theme", show=False, id="app.theme"),
         Binding("q", "quit_dashboard", "Quit", id="app.quit"),
+        # Textual's own ctrl+q quits at once, cancelling whatever runs here without a word.
+        Binding("ctrl+q", "quit_dashboard", "Quit", show=False, priority=True, id="app.ctrl_q"),
+        Binding("colon", "command_palette", "Commands", show=False, id="app.palette"),
     ]
 
     def __init__(self, workspace: Path) -> None:
@@ -42,6 +50,10 @@ class FormicaryApp(App[int]):
         self.bridge: EngineBridge | None = None
         self._themes_installed = False
         """Set once the saved theme is restored; from then on each change of theme is saved."""
+        self.notifier = Notifier.from_settings()
+        """Toasts and the bell for failures and ends (switchable, remembered)."""
+        self.crash_log: Path | None = None
+        """Where the traceback went, once the app crashed."""
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         """Every task state's colour is a theme variable (``$state-running``...)."""
@@ -65,6 +77,9 @@ class FormicaryApp(App[int]):
     def on_session_updated(self, message: SessionUpdated) -> None:
         if not self.is_running:
             return
+        watched = self.bridge.sessions.get(message.session_id) if self.bridge else None
+        if watched is not None and message.changes is not None:
+            self.notifier.announce(self, watched.view, message.changes)
         for screen in self.screen_stack:
             if isinstance(screen, MainScreen):
                 screen.session_updated(message.session_id, message.changes)
@@ -84,9 +99,27 @@ class FormicaryApp(App[int]):
 
     def action_help(self) -> None:
         """Show every binding."""
-        focused = self.focused
-        sources = [self.screen, focused, self] if focused is not None else [self.screen, self]
-        self.push_screen(HelpScreen(describe_bindings(*sources)))
+        # The focused pane's own keys first (a log's search, a queue's sort), then the screen's
+        # and the app's.
+        sources: list[object] = []
+        node = self.focused
+        while node is not None and node is not self.screen:
+            sources.append(node)
+            node = node.parent  # type: ignore[assignment]
+        self.push_screen(HelpScreen(describe_bindings(*sources, self.screen, self)))
+
+    def action_command_palette(self) -> None:
+        """Open the command palette (``ctrl+p`` or ``:``)."""
+        if self.use_command_palette and not isinstance(self.screen, CommandPalette):
+            self.push_screen(FormicaryPalette(id="--command-palette"))
+
+    def action_toggle_notifications(self, which: str) -> None:
+        """Switch toasts (``toasts``) or the bell (``bell``) for failures and ends."""
+        value, problem = self.notifier.toggle(which)
+        what = "toasts" if which == "toasts" else "the bell"
+        self.notify(f"{what} for failures and session ends: {'on' if value else 'off'}")
+        if problem is not None:
+            self.notify(problem, title="Settings", severity="warning")
 
     def action_next_theme(self) -> None:
         """Switch to the next theme."""
@@ -117,6 +150,18 @@ class FormicaryApp(App[int]):
             decided,
         )
 
+    def _handle_exception(self, error: Exception) -> None:
+        """A crash: write the traceback to a crash log (``formicary dash`` prints one line
+        naming it instead of Textual's full traceback on the terminal), then let Textual end
+        the app, which cancels this dashboard's sessions as ended by the crash."""
+        if self.crash_log is None:
+            with contextlib.suppress(OSError):
+                self.crash_log = write_crash_log(self.workspace, error)
+        super()._handle_exception(error)
+        if self.crash_log is not None:
+            self._exit_renderables.clear()
+
     async def on_unmount(self) -> None:
         if self.bridge is not None:
-            await self.bridge.close()
+            crashed = self.crash_log is not None or self.return_code not in (None, 0)
+            await self.bridge.close(CRASH_REASON if crashed else QUIT_REASON)

@@ -24,7 +24,7 @@ from textual.message import Message
 
 from engine.definitions import DEFINITION_FILE, Workspace, load_workspace, parse_project
 from engine.diff import describe_changes
-from engine.errors import FormicaryError
+from engine.errors import FormicaryError, UsageError
 from engine.model import SessionStatus, TaskStatus
 from engine.schema import STATE_DIR, db_path, state_dir
 from engine.specs import ProjectSpec, WorkflowSpec
@@ -40,6 +40,18 @@ log = logging.getLogger(__name__)
 
 FRAME = 0.05
 """Seconds between two batches of the same session: at most 20 repaints a second."""
+
+
+class AdoptionNeeded(FormicaryError):
+    """A control call reached a session whose engine died: it must be adopted (run in this
+    process) first, which the user is asked about."""
+
+    def __init__(self, session_id: str, owner_pid: int | None) -> None:
+        self.session_id = session_id
+        self.owner_pid = owner_pid
+        super().__init__(
+            f"session {session_id}: its engine (pid {owner_pid}) stopped; adopt it to go on"
+        )
 
 
 class SessionUpdated(Message):
@@ -308,6 +320,44 @@ class EngineBridge:
         )
         return self._embed(handle)
 
+    async def control(
+        self,
+        watched: WatchedSession,
+        action: str,
+        task: str | None = None,
+        *,
+        adopt: bool = False,
+        **args: Any,
+    ) -> tuple[WatchedSession, str]:
+        """Apply a control call to ``watched`` wherever it runs; the session that now shows
+        it (a new one after adopting) and the outcome in words.
+
+        Here: call it. Alive in another process: queue it for that engine and wait for its
+        outcome. Ended, with nobody running it: only a retry is taken (it reopens the session
+        here); anything else is refused and changes nothing. Engine died mid-run:
+        :class:`AdoptionNeeded`, unless ``adopt`` says the user agreed to run it here.
+
+        Raises:
+            FormicaryError: The call is not allowed (unknown task, wrong state...).
+        """
+        handle = watched.handle
+        if handle is not None:
+            if handle.finished and action not in ("retry", "retry_failed"):
+                raise UsageError(f"session {handle.session_id} already ended: {handle.status}")
+            return watched, await watched.control(action, task, **args)
+        record = await self.read(self.store.session, watched.session_id)
+        if record.owner_alive:
+            return watched, await watched.control(action, task, **args)
+        if not record.status.is_final and not adopt:
+            raise AdoptionNeeded(watched.session_id, record.owner_pid)
+        from engine.recovery import check_adoptable_call
+
+        # Refused before anything is adopted: an ended session takes only a retry that has
+        # something to run again, and a refused call leaves the store as it was.
+        await self.read(check_adoptable_call, self.store, record, action, task)
+        adopted = self.adopt(watched.session_id)
+        return adopted, await adopted.control(action, task, **args)
+
     def adopt(self, session_id: str | None) -> WatchedSession:
         """Take over an orphaned session and run it here."""
         from engine.recovery import adopt, find_orphan
@@ -332,6 +382,8 @@ class EngineBridge:
             embedded=True,
         )
         view.booked = dict(scheduler.pools.booked)
+        if handle.store is not None:  # adopted or reopened: earlier spans of activity count
+            view.active_before, view.active_since = handle.store.activity(handle.session_id)
         for task in handle.tasks():
             last = task.last
             view.set_task(
@@ -350,13 +402,32 @@ class EngineBridge:
         watched.pump = asyncio.get_running_loop().create_task(
             self._pump_embedded(watched, subscription)
         )
+        self.start_watching()
         return watched
 
     async def _pump_embedded(self, watched: WatchedSession, subscription: Any) -> None:
         view = watched.view
         try:
             while True:
-                await subscription.wait()
+                if watched.handle is not None and watched.handle.finished:
+                    # Ended here: another process may reopen it (``formicary retry`` from a
+                    # shell adopts it), and then only the store tells what happens to it.
+                    waiting = asyncio.ensure_future(subscription.wait())
+                    reopened = asyncio.ensure_future(self._reopened_elsewhere(watched))
+                    try:
+                        done, _ = await asyncio.wait(
+                            (waiting, reopened), return_when=asyncio.FIRST_COMPLETED
+                        )
+                    finally:
+                        for task in (waiting, reopened):
+                            if not task.done():
+                                task.cancel()
+                        await asyncio.gather(waiting, reopened, return_exceptions=True)
+                    if reopened in done and reopened.result():
+                        await self._hand_over_to_store(watched)
+                        return
+                else:
+                    await subscription.wait()
                 events = subscription.drain()
                 if not events and subscription.closed:
                     return
@@ -367,6 +438,31 @@ class EngineBridge:
                 await asyncio.sleep(FRAME)
         finally:
             subscription.close()
+
+    async def _reopened_elsewhere(self, watched: WatchedSession) -> bool:
+        """Wait until the store shows ``watched`` (ended in this process) moving on in
+        another one; True then. Woken by each change of the store on disk."""
+        view = watched.view
+        while True:
+            tick = self._tick
+            record = await self.read(self.store.session, view.session_id)
+            if record.owner_pid != os.getpid():
+                return True
+            await tick.wait()
+
+    async def _hand_over_to_store(self, watched: WatchedSession) -> None:
+        """Follow ``watched`` through the store from now on, like a session this process
+        never ran: its engine here has finished, and another process owns it now."""
+        from engine.control import attach
+
+        handle, watched.handle = watched.handle, None
+        if handle is not None:
+            with contextlib.suppress(Exception):
+                await handle.close()
+        watched.attached = attach(self.root, watched.session_id)
+        watched.view.embedded = False
+        self._post(SessionUpdated(watched.session_id, None))
+        watched.pump = asyncio.get_running_loop().create_task(self._pump_attached(watched))
 
     async def watch(self, session_id: str) -> WatchedSession:
         """The session with this id, watched from now on (embedded or attached)."""
@@ -388,6 +484,7 @@ class EngineBridge:
             embedded=False,
         )
         view.last_seq = record.last_seq
+        view.active_before, view.active_since = await self.read(self.store.activity, record.id)
         tasks = await self.read(self.store.tasks, record.id)
         attempts: list[AttemptRecord] = await self.read(self.store.attempts, record.id)
         latest = {attempt.task: attempt for attempt in attempts}
@@ -439,9 +536,7 @@ class EngineBridge:
             record = await self.read(self.store.session, view.session_id)
             shown = record.shown_status
             if shown != view.status and shown == SessionStatus.ORPHANED.value:
-                view.status = shown
-                view.release_bookings()
-                self._post(SessionUpdated(view.session_id, None))
+                self._post(SessionUpdated(view.session_id, view.mark_orphaned(record.heartbeat)))
             if record.status.is_final or shown == SessionStatus.ORPHANED.value:
                 await tick.wait()
             else:
@@ -465,14 +560,14 @@ class EngineBridge:
         """Sessions this process runs that have not finished."""
         return [w for w in self.sessions.values() if w.handle is not None and not w.handle.finished]
 
-    async def close(self) -> None:
-        """Cancel the sessions this process runs (waiting until their processes ended) and
-        stop watching."""
+    async def close(self, reason: str = "session cancelled") -> None:
+        """Cancel the sessions this process runs, recording ``reason`` (waiting until their
+        processes ended), and stop watching."""
         self._stop.set()
         for watched in list(self.sessions.values()):
             if watched.handle is not None:
                 with contextlib.suppress(Exception):
-                    await watched.handle.close()
+                    await watched.handle.close(reason)
             if watched.pump is not None:
                 watched.pump.cancel()
         for watcher in (self._watcher, self._definitions_watcher):

@@ -14,16 +14,27 @@ if TYPE_CHECKING:
 ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Start the selected workflow", "start", "s"),
     ("Start the selected workflow with options (parameters, executor)", "start_options", "o"),
-    ("Pause or resume the session", "pause", "p"),
+    ("Pause the session (nothing new starts)", "pause", "p"),
+    ("Pause the session and stop its running processes (SIGSTOP)", "pause_stop", "P"),
+    ("Resume the paused session", "resume", "p"),
     ("Retry the selected task", "retry", "r"),
     ("Retry every failed task", "retry_all", "R"),
     ("Cancel the selected task", "cancel_task", "x"),
     ("Cancel the session", "cancel_session", "X"),
+    ("Hold the selected task, or release it", "hold", "h"),
+    ("Skip the selected task", "skip", "K"),
+    ("Adopt the session whose engine died", "adopt", "a"),
     ("Task details", "details", "enter"),
     ("Filter the queue", "filter", "/"),
     ("Follow the log", "follow", "f"),
     ("Sessions", "sessions", "S"),
+    ("New project from a template", "new_project", "n on an empty workspace"),
+    ("Help: every key", "app.help", "?"),
+    ("Next theme", "app.next_theme", "t"),
+    ("Toasts for failures and session ends: on/off", "app.toggle_notifications('toasts')", ""),
+    ("Bell for failures and session ends: on/off", "app.toggle_notifications('bell')", ""),
 )
+"""Title, action (of the main screen, or ``app.``), and its key, for the palette."""
 
 
 class FormicaryCommands(Provider):
@@ -42,7 +53,7 @@ class FormicaryCommands(Provider):
         if main is None:
             return []
         entries: list[tuple[str, object, str]] = [
-            (title, partial(main.run_action, action), f"key {key}")
+            (title, partial(main.run_action, action), f"key {key}" if key else "")
             for title, action, key in ACTIONS
         ]
         for project in main.bridge.workspace.projects.values():

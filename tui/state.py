@@ -13,11 +13,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.durations import active_span
 from engine.events import Event, EventKind
 from engine.model import TaskStatus
 from engine.specs import WorkflowSpec
+from tui.glyphs import GLYPHS
 
 SAMPLES_KEPT = 120
+
+SHOWN_LABELS = {"stopped": "⏸ stopped", "unknown": "? unknown"}
+"""Labels of what a task is shown as, when not its recorded state (see ``TaskRow.shown``)."""
+
+ENGINE_STOPPED = "unknown (engine stopped)"
 
 
 @dataclass(slots=True)
@@ -39,6 +46,17 @@ class TaskRow:
     worker: str | None = None
     cpu: float | None = None
     rss: int | None = None
+    shown: str = ""
+    """What the dashboard knows better than the task's last recorded state: ``"stopped"``
+    (its processes are SIGSTOPped by a pause) or ``"unknown"`` (its engine died while it ran);
+    "" shows the state."""
+
+    @property
+    def label(self) -> str:
+        """The state as every pane shows it: glyph and word."""
+        if self.shown:
+            return SHOWN_LABELS[self.shown]
+        return f"{GLYPHS[self.state]} {self.state.value}"
 
     @property
     def took(self) -> float | None:
@@ -67,7 +85,11 @@ class Changes:
     tasks: set[str] = field(default_factory=set)
     status: bool = False
     samples: bool = False
-    output: list[tuple[str, int, list[str]]] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    """Tasks that became failed in this batch (for notifications)."""
+    ended: str = ""
+    """The session's final status when this batch ended it ("" otherwise)."""
+    output: list[tuple[str, int, list[str], float]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.tasks or self.status or self.samples or self.output)
@@ -110,6 +132,19 @@ class SessionView:
         self.samples: deque[Sample] = deque(maxlen=SAMPLES_KEPT)
         self.last_seq = 0
         self.dropped = 0
+        self._stopped = False
+        """The session is paused with its processes stopped (SIGSTOP)."""
+        self.active_before = 0.0
+        """Seconds of earlier spans of activity (before a reopening or an adoption)."""
+        self.active_since: float | None = None
+        """When the current span of activity began (None: at ``started_at``)."""
+
+    def active_seconds(self, now: float | None = None) -> float | None:
+        """How long the session has been active (None before it started): the time an
+        engine ran it, not the idle time before a reopening or an adoption."""
+        return active_span(
+            self.started_at, self.ended_at, self.active_before, self.active_since, now
+        )
 
     @property
     def finished(self) -> bool:
@@ -138,7 +173,9 @@ class SessionView:
             if kind is EventKind.TASK_STATE:
                 self._task_state(event, changes)
             elif kind is EventKind.OUTPUT:
-                changes.output.append((event.task or "", event.attempt or 0, event.data["lines"]))
+                changes.output.append(
+                    (event.task or "", event.attempt or 0, event.data["lines"], event.at)
+                )
             elif kind is EventKind.RESOURCE_SAMPLE:
                 self._sample(event, changes)
             elif kind in _SESSION_STATUS:
@@ -146,14 +183,48 @@ class SessionView:
                 if kind is EventKind.SESSION_STARTED and self.started_at is None:
                     self.started_at = event.at
                 if kind is EventKind.SESSION_RESUMED:
+                    if self.ended_at is not None:  # reopened or adopted: the gap is not time
+                        self.active_before = self.active_seconds(self.ended_at) or 0.0
+                        self.active_since = event.at
                     self.ended_at = None
+                    self._stopped = False
+                    self._show_running_as("", changes)
+                elif kind is EventKind.SESSION_PAUSED and event.data.get("stop_processes"):
+                    self._stopped = True
+                    self._show_running_as("stopped", changes)
                 changes.status = True
             elif kind is EventKind.SESSION_FINISHED:
-                self.status = event.data["status"]
+                self.status = changes.ended = event.data["status"]
                 self.ended_at = event.at
                 self.release_bookings()
+                self._stopped = False
+                self._show_running_as("", changes)
                 changes.status = True
         return changes
+
+    def mark_orphaned(self, since: float | None) -> Changes:
+        """The session's engine died (``since``: its last heartbeat): its running tasks are
+        of unknown state now, and no clock keeps counting."""
+        changes = Changes(status=True)
+        self.status = "orphaned"
+        self.ended_at = since or time.time()
+        self.release_bookings()
+        for row in self.tasks.values():
+            if row.state is TaskStatus.RUNNING and row.shown != "unknown":
+                row.shown = "unknown"
+                row.reason = ENGINE_STOPPED
+                if row.ended_at is None:
+                    row.ended_at = self.ended_at
+                row.cpu = row.rss = None
+                changes.tasks.add(row.name)
+        return changes
+
+    def _show_running_as(self, shown: str, changes: Changes) -> None:
+        """Show every running task as ``shown`` ("" for its state)."""
+        for row in self.tasks.values():
+            if row.state is TaskStatus.RUNNING and row.shown != shown:
+                row.shown = shown
+                changes.tasks.add(row.name)
 
     def release_bookings(self) -> None:
         """Book nothing in any pool: a session that ended, or whose engine died, holds no
@@ -165,10 +236,16 @@ class SessionView:
         if row is None:
             return
         state = TaskStatus(event.data["state"])
+        if row.shown and (state is not TaskStatus.RUNNING or row.shown == "unknown"):
+            row.shown = ""
+        elif state is TaskStatus.RUNNING and self.status == "paused" and self._stopped:
+            row.shown = "stopped"
         if state is not row.state:
             self.counts[row.state] -= 1
             self.counts[state] += 1
             row.state = state
+            if state is TaskStatus.FAILED:
+                changes.failed.append(row.name)
         data = event.data
         if "log" in data:
             row.started_at = data.get("started_at", event.at)

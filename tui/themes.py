@@ -548,6 +548,19 @@ def install_themes(app: App[Any]) -> list[str]:
     return warnings
 
 
+def remember_settings(values: Mapping[str, Any]) -> str | None:
+    """Store ``values`` in the settings file, keeping its other settings; None, or a
+    one-line warning when they could not be saved (a broken file is left alone)."""
+    settings, problem = _read_settings()
+    if settings is None:
+        return problem
+    try:
+        save_settings({**settings, **values})
+    except (OSError, TypeError, ValueError) as error:
+        return f"{settings_path()}: cannot save the settings: {error}"
+    return None
+
+
 def remember_theme(name: str) -> str | None:
     """Store ``name`` as the chosen theme in the settings file, keeping its other settings.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from engine.errors import UsageError
@@ -14,5 +15,14 @@ def run(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         raise UsageError(f"{folder}: not a folder")
     from tui.app import FormicaryApp
+    from tui.crash import EXIT_CRASHED
 
-    return FormicaryApp(folder).run() or 0
+    app = FormicaryApp(folder)
+    app.run()
+    if app.crash_log is not None:
+        print(
+            f"formicary: error: the dashboard crashed; the traceback is in {app.crash_log}",
+            file=sys.stderr,
+        )
+        return EXIT_CRASHED
+    return app.return_code or 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -15,9 +16,16 @@ class HelpScreen(ModalScreen[None]):
     | Key | Action |
     | :- | :- |
     | escape / q / ? | Close. |
+    | j / k / g / G | Move in the list. |
     """
 
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", id="help.close")]
+    BINDINGS = [
+        Binding("escape,q,question_mark", "dismiss", "Close", id="help.close"),
+        Binding("j", "move(1)", "Down", show=False, id="help.down"),
+        Binding("k", "move(-1)", "Up", show=False, id="help.up"),
+        Binding("g", "move_to(0)", "First", show=False, id="help.first"),
+        Binding("G", "move_to(-1)", "Last", show=False, id="help.last"),
+    ]
 
     DEFAULT_CSS = """
     HelpScreen {
@@ -42,7 +50,7 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, bindings: list[tuple[str, str, str]]) -> None:
         super().__init__()
-        self._bindings = bindings
+        self._rows = bindings
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
@@ -53,10 +61,26 @@ class HelpScreen(ModalScreen[None]):
                 "⊘ cancelled ↻ retrying ⊗ blocked » skipped ⏸ paused.",
                 id="intro",
             )
-            table: DataTable[str] = DataTable(cursor_type="row", zebra_stripes=True)
-            table.add_columns("key", "action", "id")
-            table.add_rows(self._bindings)
+            table: DataTable[str | Text] = DataTable(cursor_type="row", zebra_stripes=True)
+            table.add_columns("key", "description", "id")
+            table.add_rows(
+                (keys, description, Text(binding_id, style="dim"))
+                for keys, description, binding_id in self._rows
+            )
             yield table
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def action_move(self, step: int) -> None:
+        """Move the cursor ``step`` rows."""
+        table = self.query_one(DataTable)
+        table.move_cursor(row=table.cursor_row + step)
+
+    def action_move_to(self, row: int) -> None:
+        """Put the cursor on row ``row`` (-1: the last)."""
+        table = self.query_one(DataTable)
+        table.move_cursor(row=row if row >= 0 else table.row_count - 1)
 
     def action_dismiss(self) -> None:  # type: ignore[override]
         """Close the help."""
@@ -86,4 +110,9 @@ def _key_name(key: str) -> str:
         "slash": "/",
         "enter": "enter",
         "escape": "esc",
+        "colon": ":",
+        "less_than_sign": "<",
+        "greater_than_sign": ">",
+        "pageup": "PgUp",
+        "pagedown": "PgDn",
     }.get(key.strip(), key.strip())

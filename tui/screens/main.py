@@ -14,10 +14,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Log
 
 from engine.errors import FormicaryError
-from engine.model import TaskStatus
+from engine.model import ProjectType, TaskStatus
 from engine.specs import ProjectSpec, WorkflowSpec
-from tui.bridge import EngineBridge, WatchedSession
+from tui.bridge import AdoptionNeeded, EngineBridge, WatchedSession
 from tui.screens.confirm import ConfirmScreen
+from tui.screens.new_project import NewProject, NewProjectScreen
 from tui.screens.sessions import SessionsScreen
 from tui.screens.start import StartOptions, StartScreen
 from tui.screens.task_detail import TaskDetailScreen
@@ -29,6 +30,7 @@ from tui.widgets.queue import TaskQueue
 from tui.widgets.resources import ResourcePane
 from tui.widgets.status_header import StatusHeader
 from tui.widgets.task_log import TaskLog
+from tui.widgets.welcome import Welcome
 
 
 class MainScreen(Screen[None]):
@@ -37,10 +39,14 @@ class MainScreen(Screen[None]):
 
     | Key | Action |
     | :- | :- |
-    | s | Start the selected workflow. |
-    | p | Pause or resume the session. |
+    | s / o | Start the selected workflow / with options. |
+    | p | Pause the session, or resume it while paused. |
+    | P | Pause and stop the running processes (SIGSTOP; p resumes them). |
     | r / R | Retry the task / every failed task. |
     | x / X | Cancel the task / the session (asks first). |
+    | h | Hold the task (keep it from running; stops it if it runs), or release it. |
+    | K | Skip the task (asks first): tasks after it may run. |
+    | a | Adopt the session on screen when its engine died (run it here). |
     | enter | Task details. |
     | l / f | Focus the log / follow it. |
     | / | Filter the queue. |
@@ -51,11 +57,17 @@ class MainScreen(Screen[None]):
     BINDINGS = [
         Binding("s", "start", "Start", id="main.start"),
         Binding("o", "start_options", "Start…", id="main.start_options"),
+        # One key, two bindings: the footer says Pause or Resume (check_action picks).
         Binding("p", "pause", "Pause", id="main.pause"),
+        Binding("p", "resume", "Resume", id="main.resume"),
+        Binding("P", "pause_stop", "Pause + stop", show=False, id="main.pause_stop"),
         Binding("r", "retry", "Retry", id="main.retry"),
         Binding("R", "retry_all", "Retry failed", show=False, id="main.retry_all"),
         Binding("x", "cancel_task", "Cancel", id="main.cancel"),
         Binding("X", "cancel_session", "Cancel session", show=False, id="main.cancel_session"),
+        Binding("h", "hold", "Hold/release", show=False, id="main.hold"),
+        Binding("K", "skip", "Skip", show=False, id="main.skip"),
+        Binding("a", "adopt", "Adopt", show=False, id="main.adopt"),
         Binding("enter", "details", "Details", show=False, id="main.details"),
         Binding("l", "focus_log", "Logs", id="main.logs"),
         Binding("f", "follow", "Follow", show=False, id="main.follow"),
@@ -101,6 +113,16 @@ class MainScreen(Screen[None]):
         min-height: 5;
         border-top: solid $panel-lighten-2;
     }
+    MainScreen Welcome {
+        display: none;
+    }
+    MainScreen.-empty Welcome {
+        display: block;
+    }
+    MainScreen.-empty DagGraph, MainScreen.-empty TaskQueue, MainScreen.-empty TaskLog,
+    MainScreen.-empty ResourcePane {
+        display: none;
+    }
     MainScreen.-narrow ResourcePane {
         display: none;
     }
@@ -116,12 +138,15 @@ class MainScreen(Screen[None]):
         self._preview: SessionView | None = None
         self._selected: tuple[str, str] | None = None
         self._shown_task: str | None = None
+        self._footer_paused = False
+        """Whether the footer offers Resume (the session on screen is paused)."""
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(_short(self.bridge.root), id="header")
         with Horizontal(id="body"):
             yield ProjectTree(id="projects")
             with Vertical(id="center"):
+                yield Welcome(_short(self.bridge.root), id="welcome")
                 yield DagGraph(id="graph")
                 yield Input(placeholder="filter tasks by name or state", id="filter")
                 yield TaskQueue(id="queue")
@@ -178,6 +203,11 @@ class MainScreen(Screen[None]):
                 last_runs[(record.project, record.workflow)] = record.shown_status
         tree = self.query_one(ProjectTree)
         tree.show_workspace(self.bridge.workspace, last_runs)
+        empty = not self.bridge.workspace.projects
+        if empty != self.has_class("-empty"):
+            self.set_class(empty, "-empty")
+            if empty:
+                self.query_one(Welcome).focus()
         if self._selected not in tree.workflows and tree.workflows:
             self.select_workflow(*tree.workflows[0])
 
@@ -255,6 +285,7 @@ class MainScreen(Screen[None]):
         queue.show(view)
         self.query_one(ResourcePane).show(view)
         self.query_one(StatusHeader).show(view if view.session_id else None)
+        self._refresh_pause_key(view)
         task = keep if keep in view.tasks else graph.cursor_task or next(iter(view.tasks), None)
         if task is not None:
             graph.select(task)
@@ -281,6 +312,7 @@ class MainScreen(Screen[None]):
             return
         view = self.current.view
         self.query_one(StatusHeader).show(view)
+        self._refresh_pause_key(view)
         if changes is None:
             return
         if changes.tasks:
@@ -289,8 +321,8 @@ class MainScreen(Screen[None]):
         self.query_one(TaskQueue).apply(view, changes)
         self.query_one(ResourcePane).apply(view, changes)
         log = self.query_one(TaskLog)
-        for task, attempt, lines in changes.output:
-            log.append(task, attempt, lines)
+        for task, attempt, lines, at in changes.output:
+            log.append(task, attempt, lines, at)
         if self._shown_task in changes.tasks:
             log.refresh_title(view)
 
@@ -332,18 +364,67 @@ class MainScreen(Screen[None]):
             self.notify("No session here yet: press s to start this workflow.")
         return self.current
 
-    async def _control(self, action: str, task: str | None = None, **args: Any) -> None:
+    async def _control(
+        self, action: str, task: str | None = None, *, adopt: bool = False, **args: Any
+    ) -> None:
+        """Apply a control call to the session on screen, wherever it runs; a session whose
+        engine died is adopted first, after asking."""
         watched = self._need_session()
         if watched is None:
             return
         try:
-            outcome = await watched.control(action, task, **args)
+            shown, outcome = await self.bridge.control(watched, action, task, adopt=adopt, **args)
+        except AdoptionNeeded as needed:
+            self._offer_adoption(needed, action, task, args)
+            return
         except FormicaryError as error:
             self.notify(str(error), severity="error", timeout=6)
             return
+        if shown is not watched:
+            self.show_session(shown)
+            self.notify(f"session {shown.session_id} adopted: it runs in this dashboard now")
         what = f"{action.replace('_', ' ')} {task}" if task else action.replace("_", " ")
         if outcome != "ok":
             self.notify(f"{what}: {outcome}")
+
+    def _offer_adoption(
+        self, needed: AdoptionNeeded, action: str, task: str | None, args: dict[str, Any]
+    ) -> None:
+        what = f"{action.replace('_', ' ')} {task}" if task else action.replace("_", " ")
+
+        async def decided(yes: bool | None) -> None:
+            if yes:
+                await self._control(action, task, adopt=True, **args)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Session {needed.session_id} has no engine: adopt it, then {what}?",
+                [
+                    f"Its engine (pid {needed.owner_pid}) stopped; nobody would take the call.",
+                    "Adopting runs it in this dashboard: what was running is recorded as lost "
+                    "and retried by its task's policy; completed tasks never run again.",
+                ],
+                confirm_label="Adopt",
+            ),
+            decided,
+        )
+
+    def _refresh_pause_key(self, view: SessionView | None) -> None:
+        """Let the footer say Resume while the session on screen is paused (and Pause
+        otherwise): only when that changes, not on every batch."""
+        paused = view is not None and view.status == "paused"
+        if paused != self._footer_paused:
+            self._footer_paused = paused
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``p`` pauses a running session and resumes a paused one (the footer says which)."""
+        paused = self.view is not None and self.view.status == "paused"
+        if action == "pause":
+            return not paused
+        if action == "resume":
+            return paused
+        return True
 
     def action_start(self, options: StartOptions | None = None) -> None:
         """Start the selected workflow in this process (with its defaults, or ``options``)."""
@@ -403,11 +484,63 @@ class MainScreen(Screen[None]):
         return project, project.workflows[workflow_name]
 
     async def action_pause(self) -> None:
-        """Pause the session, or resume it when paused."""
+        """Pause the session: nothing new starts; what runs goes on."""
+        await self._control("pause")
+
+    async def action_resume(self) -> None:
+        """Resume the paused session (and continue stopped processes)."""
+        await self._control("resume")
+
+    async def action_pause_stop(self) -> None:
+        """Pause the session and stop its running processes (SIGSTOP until resumed)."""
+        await self._control("pause", stop_processes=True)
+
+    async def action_hold(self) -> None:
+        """Hold the task under the cursor, or release it when held."""
+        view, task = self.view, self._cursor_task()
+        if view is None or task is None:
+            return
+        await self._control("release" if view.tasks[task].held else "hold", task)
+
+    def action_skip(self) -> None:
+        """Skip the task under the cursor, after asking: tasks after it may then run."""
+        watched, task = self._need_session(), self._cursor_task()
+        if watched is None or task is None:
+            return
+
+        async def decided(yes: bool | None) -> None:
+            if yes:
+                await self._control("skip", task)
+
+        row = watched.view.tasks[task]
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Skip task {task}?",
+                [
+                    f"» {task} ({row.label}) is skipped"
+                    + (": its processes are stopped" if row.state is TaskStatus.RUNNING else ""),
+                    "Tasks that depend on it may run as if it had completed.",
+                ],
+                confirm_label="Skip",
+            ),
+            decided,
+        )
+
+    async def action_adopt(self) -> None:
+        """Adopt the session on screen if its engine died (run it in this dashboard)."""
         watched = self._need_session()
-        if watched is not None:
-            paused = watched.view.status == "paused"
-            await self._control("resume" if paused else "pause")
+        if watched is None:
+            return
+        if watched.embedded or watched.view.status != "orphaned":
+            self.notify(f"session {watched.session_id} is {watched.view.status}: nothing to adopt")
+            return
+        try:
+            adopted = self.bridge.adopt(watched.session_id)
+        except FormicaryError as error:
+            self.notify(str(error), severity="error")
+            return
+        self.show_session(adopted)
+        self.notify(f"session {adopted.session_id} adopted: it runs in this dashboard now")
 
     async def action_retry(self) -> None:
         """Retry the task under the cursor."""
@@ -524,6 +657,32 @@ class MainScreen(Screen[None]):
         self.query_one(DagGraph).select(task)
         self.query_one(TaskQueue).select(task)
         self._show_log(task)
+
+    @on(Welcome.NewProject)
+    def action_new_project(self) -> None:
+        """Create a project from a template (as ``formicary new``); it shows up in the tree."""
+        from engine.scaffold import create_project
+
+        def create(name: str, kind: ProjectType) -> str | None:
+            try:
+                create_project(self.bridge.root, name, kind)
+            except FormicaryError as error:
+                return str(error)
+            return None
+
+        async def created(project: NewProject | None) -> None:
+            if project is None:
+                return
+            await self.bridge.reload_definitions()
+            self.reload_projects()
+            spec = self.bridge.workspace.projects.get(project.name)
+            self.notify(f"project {project.name} created from the {project.kind.value} template")
+            if spec is not None and spec.workflows:
+                workflow = next(iter(spec.workflows))
+                self.go_to_workflow(project.name, workflow)
+                self.query_one(ProjectTree).focus()
+
+        self.app.push_screen(NewProjectScreen(create), created)
 
     def action_sessions(self) -> None:
         """Open the sessions screen; come back watching the chosen one."""

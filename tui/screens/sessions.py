@@ -6,14 +6,17 @@ import asyncio
 import time
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
 from engine.errors import FormicaryError
+from engine.states import task_tally
 from engine.store import SessionRecord
-from tui.bridge import EngineBridge
+from tui.bridge import AdoptionNeeded, EngineBridge
+from tui.matching import matches
 from tui.screens.confirm import ConfirmScreen
 
 _STATUS_STYLE = {
@@ -35,7 +38,9 @@ class SessionsScreen(Screen[str | None]):
     | r | Retry every failed task of the session. |
     | a | Adopt an orphaned session (run it in this dashboard). |
     | X | Cancel the session. |
-    | escape | Back. |
+    | / | Filter by project, workflow and status (each word must match one). |
+    | j / k / g / G | Next / previous / first / last session. |
+    | escape | Clear the filter; else back. |
     """
 
     BINDINGS = [
@@ -43,9 +48,12 @@ class SessionsScreen(Screen[str | None]):
         Binding("r", "retry", "Retry failed", id="sessions.retry"),
         Binding("a", "adopt", "Adopt", id="sessions.adopt"),
         Binding("X", "cancel_session", "Cancel session", id="sessions.cancel"),
+        Binding("slash", "filter", "Filter", id="sessions.filter"),
         Binding("escape,q", "back", "Back", id="sessions.back"),
-        Binding("j", "cursor_down", show=False, id="sessions.down"),
-        Binding("k", "cursor_up", show=False, id="sessions.up"),
+        Binding("j", "cursor_down", "Down", show=False, id="sessions.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="sessions.up"),
+        Binding("g", "cursor_to(0)", "First", show=False, id="sessions.first"),
+        Binding("G", "cursor_to(-1)", "Last", show=False, id="sessions.last"),
     ]
 
     DEFAULT_CSS = """
@@ -58,6 +66,13 @@ class SessionsScreen(Screen[str | None]):
     SessionsScreen DataTable {
         height: 1fr;
     }
+    SessionsScreen #filter {
+        display: none;
+        height: 3;
+    }
+    SessionsScreen #filter.shown {
+        display: block;
+    }
     """
 
     def __init__(self, bridge: EngineBridge) -> None:
@@ -66,9 +81,13 @@ class SessionsScreen(Screen[str | None]):
         self._records: dict[str, SessionRecord] = {}
         self._refreshing = False
         self._stale = False
+        self._filter: list[str] = []
+        """Lower-case words; a session is shown when each matches its project, workflow or
+        status (by prefix, substring or subsequence)."""
 
     def compose(self) -> ComposeResult:
         yield Static("Sessions of this workspace (live)", id="heading")
+        yield Input(placeholder="filter: project, workflow or status (fail, data…)", id="filter")
         table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True)
         for column in (
             "id",
@@ -77,7 +96,7 @@ class SessionsScreen(Screen[str | None]):
             "status",
             "started",
             "took",
-            "done/failed/total",
+            "done/failed/other/total",
             "owner",
         ):
             table.add_column(column, key=column)
@@ -107,8 +126,10 @@ class SessionsScreen(Screen[str | None]):
         self._refreshing = True
         try:
             records = await asyncio.to_thread(self.bridge.store.sessions, 500)
+            active = await asyncio.to_thread(self.bridge.store.active_seconds, records)
         finally:
             self._refreshing = False
+        records = [record for record in records if self._shown(record)]
         table = self.query_one(DataTable)
         cursor = self._cursor_id()
         fresh = {str(record.id): record for record in records}
@@ -116,7 +137,7 @@ class SessionsScreen(Screen[str | None]):
             if key not in fresh:
                 table.remove_row(key)
         for key, record in fresh.items():
-            cells = _cells(record)
+            cells = _cells(record, active.get(record.id))
             if key in self._records:
                 for column, value in zip(table.columns, cells, strict=True):
                     table.update_cell(key, column, value)
@@ -127,6 +148,30 @@ class SessionsScreen(Screen[str | None]):
         self._records = fresh
         if cursor in fresh:
             table.move_cursor(row=table.get_row_index(cursor))
+
+    def _shown(self, record: SessionRecord) -> bool:
+        fields = (record.project, record.workflow, record.shown_status)
+        return all(matches(word, *fields) for word in self._filter)
+
+    def action_filter(self) -> None:
+        """Show the filter box."""
+        box = self.query_one("#filter", Input)
+        box.add_class("shown")
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    async def filter_changed(self, event: Input.Changed) -> None:
+        self._filter = event.value.lower().split()
+        await self.store_changed()
+
+    @on(Input.Submitted, "#filter")
+    def filter_done(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def action_cursor_to(self, row: int) -> None:
+        """Put the cursor on row ``row`` (-1: the last)."""
+        table = self.query_one(DataTable)
+        table.move_cursor(row=row if row >= 0 else table.row_count - 1)
 
     def _cursor_id(self) -> str | None:
         table = self.query_one(DataTable)
@@ -188,34 +233,56 @@ class SessionsScreen(Screen[str | None]):
             decided,
         )
 
-    async def _control(self, action: str) -> None:
+    async def _control(self, action: str, *, adopt: bool = False) -> None:
+        """Apply a control call to the session under the cursor, wherever it runs (the
+        bridge's one rule); a session whose engine died is adopted first, after asking."""
         session_id = self._cursor_id()
         if session_id is None:
             return
-        record = self._records.get(session_id)
         try:
-            if record is not None and not record.owner_alive and action != "cancel":
-                # Nobody runs it any more: run it here, as `formicary retry` does.
-                watched = self.bridge.adopt(session_id)
-            else:
-                watched = await self.bridge.watch(session_id)
-            outcome = await watched.control(action)
+            watched = await self.bridge.watch(session_id)
+            shown, outcome = await self.bridge.control(watched, action, adopt=adopt)
+        except AdoptionNeeded as needed:
+
+            async def decided(yes: bool | None) -> None:
+                if yes:
+                    await self._control(action, adopt=True)
+
+            self.app.push_screen(
+                ConfirmScreen(
+                    f"Session {session_id} has no engine: adopt it, then "
+                    f"{action.replace('_', ' ')}?",
+                    [f"Its engine (pid {needed.owner_pid}) stopped; nobody would take the call."],
+                    confirm_label="Adopt",
+                ),
+                decided,
+            )
+            return
         except FormicaryError as error:
             self.notify(str(error), severity="error")
             return
         self.notify(f"session {session_id}: {outcome}")
+        if shown is not watched:
+            self.dismiss(session_id)
 
     def action_back(self) -> None:
-        """Back to the dashboard."""
+        """Clear the filter if one is shown; else back to the dashboard."""
+        box = self.query_one("#filter", Input)
+        if box.has_class("shown"):
+            box.value = ""
+            box.remove_class("shown")
+            self.query_one(DataTable).focus()
+            return
         self.dismiss(None)
 
 
-def _cells(record: SessionRecord) -> list[Text]:
-    counts = record.counts
-    failed = sum(counts.get(state, 0) for state in ("failed", "blocked", "cancelled"))
+def _cells(record: SessionRecord, took: float | None = None) -> list[Text]:
+    """The row of one session, in the columns ``formicary sessions`` prints: ``failed``
+    counts failed tasks only; blocked, cancelled, skipped and unfinished ones are
+    ``other``. ``took`` is the time it was active (:meth:`Store.active_seconds`)."""
+    done, failed, other, total = task_tally(record.counts)
     status = record.shown_status
     started = record.started_at or record.created_at
-    took = ((record.ended_at or time.time()) - record.started_at) if record.started_at else None
     return [
         Text(str(record.id)),
         Text(record.project),
@@ -223,6 +290,6 @@ def _cells(record: SessionRecord) -> list[Text]:
         Text(status, style=_STATUS_STYLE.get(status, "")),
         Text(time.strftime("%m-%d %H:%M:%S", time.localtime(started))),
         Text(f"{took:.1f}s" if took is not None else "-"),
-        Text(f"{counts.get('completed', 0)}/{failed}/{record.total}"),
+        Text(f"{done}/{failed}/{other}/{total}"),
         Text(f"pid {record.owner_pid}" if record.owner_alive else "-"),
     ]

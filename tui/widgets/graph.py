@@ -50,9 +50,18 @@ class DagGraph(ScrollView, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "cursor_up", "Up", show=False, id="dag-graph.up"),
         Binding("down,j", "cursor_down", "Down", show=False, id="dag-graph.down"),
-        Binding("left,h", "cursor_left", "Upstream", show=False, id="dag-graph.left"),
-        Binding("right,l", "cursor_right", "Downstream", show=False, id="dag-graph.right"),
+        # Not h/l: l is the dashboard's "logs", and a pane's key must not hide a global one.
+        Binding("left,less_than_sign", "cursor_left", "Upstream", show=False, id="dag-graph.left"),
+        Binding(
+            "right,greater_than_sign",
+            "cursor_right",
+            "Downstream",
+            show=False,
+            id="dag-graph.right",
+        ),
         Binding("home,g", "cursor_first", "First", show=False, id="dag-graph.first"),
+        Binding("pageup", "cursor_page(-1)", "Page up", show=False, id="dag-graph.page_up"),
+        Binding("pagedown", "cursor_page(1)", "Page down", show=False, id="dag-graph.page_down"),
         Binding("end,G", "cursor_last", "Last", show=False, id="dag-graph.last"),
         Binding("enter", "select_cursor", "Details", show=False, id="dag-graph.select"),
     ]
@@ -61,8 +70,9 @@ class DagGraph(ScrollView, can_focus=True):
     | :- | :- |
     | up, k | Previous task in the column (lane list: previous row). |
     | down, j | Next task in the column (lane list: next row). |
-    | left, h | Nearest task in the previous column (lane list: a dependency). |
-    | right, l | Nearest task in the next column (lane list: a dependent). |
+    | left, < | Nearest task in the previous column (lane list: a dependency). |
+    | right, > | Nearest task in the next column (lane list: a dependent). |
+    | pageup / pagedown | A screenful up / down. |
     | home, g | First task. |
     | end, G | Last task. |
     | enter | Select the task under the cursor. |
@@ -158,8 +168,8 @@ class DagGraph(ScrollView, can_focus=True):
         return self._layout.mode if self._layout is not None else "layers"
 
     @property
-    def layout(self) -> GraphLayout | None:
-        """The layout being shown."""
+    def graph_layout(self) -> GraphLayout | None:
+        """The graph layout being shown (not ``Widget.layout``, Textual's CSS layout)."""
         return self._layout
 
     def show(self, workflow: WorkflowSpec, states: Mapping[str, TaskStatus]) -> None:
@@ -338,6 +348,13 @@ class DagGraph(ScrollView, can_focus=True):
     def action_cursor_right(self) -> None:
         """Move to the nearest task in the next column."""
         self._move(self._sideways(1), post=True)
+
+    def action_cursor_page(self, direction: int) -> None:
+        """Move a screenful of tasks up (-1) or down (1) in the column (lane list: the list)."""
+        rows = max(1, self.scrollable_content_region.height - 1)
+        if self._layout is not None and self._layout.mode == "layers":
+            rows = max(1, rows // 2)  # a drawing spaces its tasks two rows apart
+        self._move(self._vertical(direction * rows), post=True)
 
     def action_cursor_first(self) -> None:
         """Move to the first task."""

@@ -31,11 +31,15 @@ class ProjectTree(Tree[WorkflowKey | None]):
     | Key | Action |
     | :- | :- |
     | j / k | Move down / up. |
+    | g / G | First / last line. |
+    | pageup / pagedown | A screenful up / down (Textual's Tree). |
     """
 
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False, id="projects.down"),
         Binding("k", "cursor_up", "Up", show=False, id="projects.up"),
+        Binding("g", "scroll_home", "First", show=False, id="projects.first"),
+        Binding("G", "scroll_end", "Last", show=False, id="projects.last"),
     ]
 
     DEFAULT_CSS = """
@@ -78,29 +82,74 @@ class ProjectTree(Tree[WorkflowKey | None]):
         self._leaves: dict[WorkflowKey, TreeNode[WorkflowKey | None]] = {}
         self._last_runs: dict[WorkflowKey, str] = {}
         self._broken: list[str] = []
+        self._shape: tuple[object, ...] | None = None
+        """The projects, workflows and broken files shown, in order."""
+        self._quiet = False
+        """True while the cursor is put back after a rebuild: its moves are not news."""
 
     def show_workspace(
         self, workspace: Workspace, last_runs: Mapping[WorkflowKey, str] | None = None
     ) -> None:
-        """(Re)build from the workspace's definitions, keeping the cursor where it was."""
-        current = self.cursor_node.data if self.cursor_node is not None else None
+        """(Re)build from the workspace's definitions, keeping the cursor where it was.
+
+        When the projects and workflows are the same as shown (a description or a task was
+        edited), only the labels change: the cursor and the scroll stay, and nothing is
+        announced. Otherwise the tree is rebuilt and the cursor put back on its workflow (or
+        project line) without announcing the move (the panes already show what they show).
+        """
         self._last_runs = dict(last_runs or self._last_runs)
+        shape = self._shape_of(workspace)
+        if shape == self._shape:
+            for key, leaf in self._leaves.items():
+                leaf.set_label(self._label(key))
+            return
+        self._shape = shape
+        cursor = self.cursor_node
+        # A workflow's leaf, or a project's own line (the cursor may rest there while the
+        # panes show the workflow chosen last): either is found again after the rebuild.
+        current_leaf: WorkflowKey | None = None
+        current_branch = ""
+        if cursor is not None:
+            if cursor.data is not None:
+                current_leaf = cursor.data
+            else:
+                current_branch = str(cursor.label)
+        scroll = self.scroll_y
+        self._quiet = True
         self.clear()
         self._leaves.clear()
+        branches: dict[str, TreeNode[WorkflowKey | None]] = {}
         for project in workspace.projects.values():
             branch = self.root.add(Text(project.name, style="bold"), data=None, expand=True)
+            branches[project.name] = branch
             for workflow in project.workflows:
                 key = (project.name, workflow)
                 self._leaves[key] = branch.add_leaf(self._label(key), data=key)
         broken = sorted({issue.file for issue in workspace.issues})
         for file in broken:
             self.root.add_leaf(Text(f"✘ {file}", style="red"), data=None)
-        target = self._leaves.get(current) if current in self._leaves else None
+        target = (self._leaves.get(current_leaf) if current_leaf else None) or branches.get(
+            current_branch
+        )
         if target is None and self._leaves:
             target = next(iter(self._leaves.values()))
-        if target is not None:
-            # The tree lays out its lines on the next refresh; move once they exist.
-            self.call_after_refresh(self.move_cursor, target)
+
+        def restore() -> None:
+            # Not announced: the main screen decides what to show when its workflow is gone.
+            if target is not None:
+                self.move_cursor(target, animate=False)
+                self.scroll_to(y=scroll, animate=False)
+            self._quiet = False
+
+        # The tree lays out its lines on the next refresh; move once they exist.
+        self.call_after_refresh(restore)
+
+    @staticmethod
+    def _shape_of(workspace: Workspace) -> tuple[object, ...]:
+        return (
+            tuple((name, tuple(project.workflows)) for name, project in workspace.projects.items()),
+            tuple(sorted({issue.file for issue in workspace.issues})),
+        )
 
     def set_last_run(self, project: str, workflow: str, status: str) -> None:
         """Show the state of the latest run of ``project:workflow``."""
@@ -132,6 +181,8 @@ class ProjectTree(Tree[WorkflowKey | None]):
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[WorkflowKey | None]) -> None:
         event.stop()
+        if self._quiet:
+            return  # the cursor is being put back after a rebuild
         if event.node.data is not None:
             project, workflow = event.node.data
             self.post_message(self.WorkflowHighlighted(self, project, workflow))

@@ -28,7 +28,8 @@ from textual.strip import Strip
 
 from engine.durations import span
 from engine.model import TaskPriority, TaskStatus
-from tui.glyphs import GLYPHS, state_variable
+from tui.glyphs import state_variable
+from tui.matching import matches
 from tui.state import Changes, SessionView, TaskRow
 
 COLUMNS = ("task", "state", "prio", "try", "started", "took", "pool")
@@ -91,7 +92,7 @@ def _values_of(row: TaskRow, now: float) -> Values:
     took = None if row.started_at is None else (row.ended_at or now) - row.started_at
     return (
         row.name,
-        f"{GLYPHS[row.state]} {row.state.value}",
+        row.label,
         row.priority,
         str(row.attempt) if row.attempt else "",
         _started(row.started_at),
@@ -133,7 +134,8 @@ class TaskQueue(ScrollView, can_focus=True):
     ALLOW_SELECT = False
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("o", "cycle_sort", "Sort", id="queue.sort"),
+        # Not o: that is the dashboard's "start with options".
+        Binding("O", "cycle_sort", "Sort", id="queue.sort"),
         Binding("down,j", "cursor_down", "Down", show=False, id="queue.down"),
         Binding("up,k", "cursor_up", "Up", show=False, id="queue.up"),
         Binding("home,g", "cursor_first", "First", show=False, id="queue.first"),
@@ -145,7 +147,7 @@ class TaskQueue(ScrollView, can_focus=True):
     """
     | Key(s) | Description |
     | :- | :- |
-    | o | Sort by the next column (state, took, started, prio, try, task, none). |
+    | O | Sort by the next column (state, took, started, prio, try, task, none). |
     | down, j / up, k | Move the cursor down / up. |
     | home, g / end, G | Go to the first / last task. |
     | pagedown / pageup | Move the cursor a page down / up. |
@@ -328,7 +330,8 @@ class TaskQueue(ScrollView, can_focus=True):
             self._change_membership(added, removed)
 
     def set_filter(self, text: str) -> None:
-        """Show only tasks whose name contains ``text`` (any case) or whose state is ``text``.
+        """Show only tasks whose name or state matches ``text`` (any case; by prefix, substring
+        or subsequence: ``fail`` finds failed tasks, ``ldr`` finds ``load_rows``).
 
         "" shows every task. The cursor stays on its task while that task is shown; when it
         lands on another task, :class:`TaskHighlighted` is posted.
@@ -544,7 +547,7 @@ class TaskQueue(ScrollView, can_focus=True):
 
     def _matches(self, row: TaskRow) -> bool:
         text = self._filter
-        return not text or text in row.name.lower() or row.state.value == text
+        return matches(text, row.name, row.shown or row.state.value)
 
     def _sort_key(self) -> Callable[[TaskRow], Any]:
         order = self._order

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from rich.text import Text
 from textual.reactive import reactive
 from textual.timer import Timer
@@ -85,9 +83,9 @@ class StatusHeader(Widget):
         else:
             text.append(f" · session {view.session_id} ")
             text.append(view.status, style="bold")
-            if view.started_at:
-                end = view.ended_at or time.time()
-                text.append(f" {_elapsed(end - view.started_at)}")
+            active = view.active_seconds()
+            if active is not None:
+                text.append(f" {_elapsed(active)}")
             total = len(view.tasks)
             done = view.count(TaskStatus.COMPLETED)
             text.append(f" · {done}/{total} done")

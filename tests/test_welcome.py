@@ -1,0 +1,45 @@
+"""An empty workspace: a welcome pane that says what a workspace is, and ``n`` creates a
+project from a template that then appears in the tree, ready to start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Input, Select, Static
+
+from engine.model import ProjectType
+from tests.test_dashboard import main_screen, until
+from tui.app import FormicaryApp
+from tui.screens.main import MainScreen
+from tui.screens.new_project import NewProjectScreen
+from tui.widgets.project_tree import ProjectTree
+from tui.widgets.welcome import Welcome
+
+
+async def test_the_welcome_pane_creates_a_project(tmp_path: Path) -> None:
+    app = FormicaryApp(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: any(isinstance(s, MainScreen) for s in app.screen_stack))
+        main = main_screen(app)
+        welcome = main.query_one(Welcome)
+        await until(pilot, lambda: welcome.display and main.has_class("-empty"))
+        assert "has no projects yet" in str(welcome.render())
+        assert app.focused is welcome
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, NewProjectScreen))
+        dialog = app.screen
+        await pilot.press(*"Bad Name", "enter")
+        error = dialog.query_one("#error", Static)
+        await until(pilot, lambda: "not a valid project name" in str(error.render()))
+        dialog.query_one("#name", Input).value = "nightly-etl"
+        dialog.query_one("#template", Select).value = ProjectType.DATA_PIPELINE
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+        tree = main.query_one(ProjectTree)
+        await until(pilot, lambda: any(key[0] == "nightly-etl" for key in tree.workflows))
+        assert (tmp_path / "nightly-etl" / "formicary.toml").is_file()
+        await until(pilot, lambda: not main.has_class("-empty") and not welcome.display)
+        await until(pilot, lambda: main.view is not None and main.view.project == "nightly-etl")
+        await pilot.press("s")
+        await until(pilot, lambda: main.current is not None and main.view.finished)
+        assert main.view.status == "completed"
