@@ -31,6 +31,7 @@ from engine.errors import DocsError
 from engine.params import format_value
 from engine.schema import db_path
 from engine.specs import ProjectSpec, TaskSpec, WorkflowSpec
+from engine.states import task_tally
 from engine.store import Store
 from engine.targets import resolve_project
 
@@ -68,8 +69,8 @@ MCP_TOOLS: tuple[tuple[str, str], ...] = (
 class RunSummary:
     """One recorded session of the project, as the docs show it.
 
-    ``failed`` counts tasks that failed, were blocked or were cancelled, as ``formicary
-    sessions`` does.
+    ``failed`` counts the tasks that failed, ``other`` those blocked, cancelled, skipped
+    or unfinished, as ``formicary sessions`` does (:func:`engine.states.task_tally`).
     """
 
     id: int
@@ -79,6 +80,7 @@ class RunSummary:
     ended_at: float | None
     done: int
     failed: int
+    other: int
     total: int
 
 
@@ -171,7 +173,7 @@ class DocumentationGenerator:
             store.close()
         runs = []
         for record in records[:limit]:
-            counts = record.counts
+            done, failed, other, total = task_tally(record.counts)
             runs.append(
                 RunSummary(
                     id=record.id,
@@ -179,9 +181,10 @@ class DocumentationGenerator:
                     status=record.shown_status,
                     started_at=record.started_at,
                     ended_at=record.ended_at,
-                    done=counts.get("completed", 0),
-                    failed=sum(counts.get(s, 0) for s in ("failed", "blocked", "cancelled")),
-                    total=record.total,
+                    done=done,
+                    failed=failed,
+                    other=other,
+                    total=total,
                 )
             )
         if not runs:
@@ -344,11 +347,12 @@ class _Page:
                 md_text(run.status),
                 _clock(run.started_at),
                 took(run.started_at, run.ended_at),
-                f"{run.done}/{run.failed}/{run.total}",
+                f"{run.done}/{run.failed}/{run.other}/{run.total}",
             )
             for run in self.history.runs
         ]
-        header = ("Session", "Workflow", "Status", "Started (UTC)", "Took", "Done/failed/total")
+        counts = "Done/failed/other/total"
+        header = ("Session", "Workflow", "Status", "Started (UTC)", "Took", counts)
         return md_table(header, rows)
 
     # -- AGENTS.md ------------------------------------------------------------------------

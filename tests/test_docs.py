@@ -463,5 +463,5 @@ def test_recent_runs_come_from_the_store(tmp_path: Path) -> None:
         runs = markdown_tables(text)[-1]
         assert runs[0][:3] == ["Session", "Workflow", "Status"]
         assert [row[:3] for row in runs[1:]] == [["2", "bad", "failed"], ["1", "ok", "completed"]]
-        assert [row[5] for row in runs[1:]] == ["0/1/1", "2/0/2"]
+        assert [row[5] for row in runs[1:]] == ["0/1/0/1", "2/0/0/2"]
         assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", row[3]) for row in runs[1:])
