@@ -450,6 +450,14 @@ async def test_cancel_on_an_ended_session_is_refused_and_changes_nothing(folder:
         assert isinstance(app.screen, MainScreen)  # no offer to adopt it either
         assert main.view.status == "failed" and not main.current.embedded
         assert rows(workspace) == before
+        # Nor can the sessions screen's "a" take it over: only an orphan is adopted.
+        await pilot.press("S")
+        await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        await pilot.press("a")
+        refused = "session 1 is failed: only a session whose engine died can be adopted"
+        await until(pilot, lambda: any(refused in message for message in notifications(app)))
+        assert isinstance(app.screen, SessionsScreen)
+        assert rows(workspace) == before
 
 
 # -- 7. "took" of a reopened session counts active time ---------------------------------

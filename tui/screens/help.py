@@ -58,7 +58,8 @@ class HelpScreen(ModalScreen[None]):
                 "formicary runs workflows of tasks as DAGs. Select a workflow on the left, "
                 "press s to start it, then watch, retry and cancel its tasks. Every task "
                 "state has a glyph: ○ pending ◌ ready ▶ running ✔ completed ✘ failed "
-                "⊘ cancelled ↻ retrying ⊗ blocked » skipped ⏸ paused.",
+                "⊘ cancelled ↻ retrying ⊗ blocked » skipped ⏸ paused; ⏸ stopped (SIGSTOP) and "
+                "? unknown (its engine died) are what a task shows between states.",
                 id="intro",
             )
             table: DataTable[str | Text] = DataTable(cursor_type="row", zebra_stripes=True)

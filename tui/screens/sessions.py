@@ -207,6 +207,14 @@ class SessionsScreen(Screen[str | None]):
         session_id = self._cursor_id()
         if session_id is None:
             return
+        record = self._records.get(session_id)
+        if record is not None and record.shown_status != "orphaned":
+            self.notify(
+                f"session {session_id} is {record.shown_status}: only a session whose engine "
+                "died can be adopted",
+                severity="warning",
+            )
+            return
         try:
             self.bridge.adopt(session_id)
         except FormicaryError as error:
