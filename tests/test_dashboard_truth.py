@@ -303,6 +303,54 @@ async def test_an_orphaned_session_shows_unknown_tasks_and_stopped_clocks(engine
         assert task_processes(engine.folder)
 
 
+async def test_a_session_orphaned_before_the_dashboard_opened_shows_unknown(
+    engine: Engine,
+) -> None:
+    """The engine died before anyone looked: the first view already says so."""
+    engine.kill()
+    workspace = engine.workspace
+    deadline = time.monotonic() + 60
+    session = engine.session
+    while read_store(workspace, lambda store: store.session(session).shown_status) != "orphaned":
+        assert time.monotonic() < deadline, "the store never showed the session orphaned"
+        time.sleep(0.1)
+    app = FormicaryApp(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        main = await open_workflow(pilot, "truth", "long")
+        await until(pilot, lambda: main.current is not None)
+        view = main.view
+        assert view is not None and view.status == "orphaned"
+        assert view.tasks["long"].label == "? unknown"
+        before = (view.tasks["long"].took, view.active_seconds())
+        await pilot.pause(1.5)
+        assert (view.tasks["long"].took, view.active_seconds()) == before
+
+
+async def test_an_orphan_whose_engine_beats_again_runs_again(engine: Engine) -> None:
+    """An engine that was only stopped (suspended, or very slow) is alive again: its
+    session leaves orphaned and its clocks go on."""
+    app = FormicaryApp(engine.workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        main = await open_workflow(pilot, "truth", "long")
+        await until(
+            pilot,
+            lambda: main.current is not None and state(main, "long") is TaskStatus.RUNNING,
+        )
+        # The engine and its store writer (which beats the heartbeat) both stand still.
+        frozen = [psutil.Process(engine.process.pid)]
+        frozen += frozen[0].children()
+        for process in frozen:
+            process.send_signal(signal.SIGSTOP)
+        try:
+            await until(pilot, lambda: main.view is not None and main.view.status == "orphaned")
+        finally:
+            for process in frozen:
+                process.send_signal(signal.SIGCONT)
+        await until(pilot, lambda: main.view.status == "running")
+        row = main.view.tasks["long"]
+        assert row.label == "▶ running" and row.ended_at is None and row.reason == ""
+
+
 # -- 3. a control key on an orphaned session offers adoption ------------------------------
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.widgets import Input, Select, Static
 
 from engine.model import ProjectType
@@ -43,3 +44,28 @@ async def test_the_welcome_pane_creates_a_project(tmp_path: Path) -> None:
         await pilot.press("s")
         await until(pilot, lambda: main.current is not None and main.view.finished)
         assert main.view.status == "completed"
+
+
+async def test_a_workspace_that_cannot_be_written_is_said_in_the_dialog(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only workspace (root ignores modes, so the refusal is simulated): the dialog
+    says why and stays; the app does not crash."""
+    import engine.scaffold
+
+    def refuse(*_args: object, **_kwargs: object) -> Path:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(engine.scaffold, "create_project", refuse)
+    app = FormicaryApp(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: any(isinstance(s, MainScreen) for s in app.screen_stack))
+        main = main_screen(app)
+        await until(pilot, lambda: main.has_class("-empty"))
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, NewProjectScreen))
+        dialog = app.screen
+        await pilot.press(*"fine-name", "enter")
+        error = dialog.query_one("#error", Static)
+        await until(pilot, lambda: "cannot write the project" in str(error.render()))
+        assert app.is_running and app.screen is dialog

@@ -129,6 +129,8 @@ class FormicaryApp(App[int]):
 
     def action_quit_dashboard(self) -> None:
         """Quit; while this dashboard runs sessions, ask first (quitting cancels them)."""
+        if isinstance(self.screen, ConfirmScreen):
+            return  # the question is already asked (q or ctrl+q pressed twice)
         running = self.bridge.running_here() if self.bridge is not None else []
         if not running:
             self.exit(0)

@@ -363,10 +363,16 @@ class EngineBridge:
         from engine.recovery import adopt, find_orphan
 
         record = find_orphan(self.store, session_id)
+        store = Store.for_workspace(self.root)
+        try:
+            handle = adopt(self.root, record, store)
+        except BaseException:
+            # Not ours (another process claimed it first): the view keeps following it.
+            store.close()
+            raise
         existing = self.sessions.pop(str(record.id), None)
         if existing is not None and existing.pump is not None:
             existing.pump.cancel()
-        handle = adopt(self.root, record, Store.for_workspace(self.root))
         return self._embed(handle)
 
     def _embed(self, handle: SessionHandle) -> WatchedSession:
@@ -511,6 +517,8 @@ class EngineBridge:
             view.booked = dict(last.get("booked", {}))
             if view.finished or not record.owner_alive:
                 view.release_bookings()
+        if record.shown_status == SessionStatus.ORPHANED.value:
+            view.mark_orphaned(record.heartbeat)  # its engine died before we looked
         watched = WatchedSession(view, attached=attached)
         self.sessions[view.session_id] = watched
         self.start_watching()
@@ -537,6 +545,10 @@ class EngineBridge:
             shown = record.shown_status
             if shown != view.status and shown == SessionStatus.ORPHANED.value:
                 self._post(SessionUpdated(view.session_id, view.mark_orphaned(record.heartbeat)))
+            elif view.status == SessionStatus.ORPHANED.value and record.owner_alive:
+                # Its engine beats again (it was suspended, or only slow): back to what
+                # the store says, with its clocks running.
+                self._post(SessionUpdated(view.session_id, view.mark_alive(shown)))
             if record.status.is_final or shown == SessionStatus.ORPHANED.value:
                 await tick.wait()
             else:

@@ -219,6 +219,20 @@ class SessionView:
                 changes.tasks.add(row.name)
         return changes
 
+    def mark_alive(self, status: str) -> Changes:
+        """Undo :meth:`mark_orphaned`: the engine beats again, so its running tasks are
+        running and their clocks go on."""
+        changes = Changes(status=True)
+        self.status = status
+        self.ended_at = None
+        for row in self.tasks.values():
+            if row.shown == "unknown":
+                row.shown = ""
+                row.reason = ""
+                row.ended_at = None
+                changes.tasks.add(row.name)
+        return changes
+
     def _show_running_as(self, shown: str, changes: Changes) -> None:
         """Show every running task as ``shown`` ("" for its state)."""
         for row in self.tasks.values():

@@ -384,7 +384,9 @@ class MainScreen(Screen[None]):
             self.show_session(shown)
             self.notify(f"session {shown.session_id} adopted: it runs in this dashboard now")
         what = f"{action.replace('_', ' ')} {task}" if task else action.replace("_", " ")
-        if outcome != "ok":
+        if outcome.startswith("expired"):
+            self.notify(f"{what}: {outcome}", severity="warning", timeout=8)
+        elif outcome != "ok":
             self.notify(f"{what}: {outcome}")
 
     def _offer_adoption(
@@ -668,6 +670,8 @@ class MainScreen(Screen[None]):
                 create_project(self.bridge.root, name, kind)
             except FormicaryError as error:
                 return str(error)
+            except OSError as error:  # a read-only workspace, a full disk
+                return f"cannot write the project: {error.strerror or error}"
             return None
 
         async def created(project: NewProject | None) -> None:

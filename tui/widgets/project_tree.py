@@ -84,8 +84,6 @@ class ProjectTree(Tree[WorkflowKey | None]):
         self._broken: list[str] = []
         self._shape: tuple[object, ...] | None = None
         """The projects, workflows and broken files shown, in order."""
-        self._quiet = False
-        """True while the cursor is put back after a rebuild: its moves are not news."""
 
     def show_workspace(
         self, workspace: Workspace, last_runs: Mapping[WorkflowKey, str] | None = None
@@ -115,8 +113,8 @@ class ProjectTree(Tree[WorkflowKey | None]):
             else:
                 current_branch = str(cursor.label)
         scroll = self.scroll_y
-        self._quiet = True
-        self.clear()
+        with self.prevent(Tree.NodeHighlighted):
+            self.clear()
         self._leaves.clear()
         branches: dict[str, TreeNode[WorkflowKey | None]] = {}
         for project in workspace.projects.values():
@@ -137,9 +135,9 @@ class ProjectTree(Tree[WorkflowKey | None]):
         def restore() -> None:
             # Not announced: the main screen decides what to show when its workflow is gone.
             if target is not None:
-                self.move_cursor(target, animate=False)
+                with self.prevent(Tree.NodeHighlighted):
+                    self.move_cursor(target, animate=False)
                 self.scroll_to(y=scroll, animate=False)
-            self._quiet = False
 
         # The tree lays out its lines on the next refresh; move once they exist.
         self.call_after_refresh(restore)
@@ -181,8 +179,6 @@ class ProjectTree(Tree[WorkflowKey | None]):
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[WorkflowKey | None]) -> None:
         event.stop()
-        if self._quiet:
-            return  # the cursor is being put back after a rebuild
         if event.node.data is not None:
             project, workflow = event.node.data
             self.post_message(self.WorkflowHighlighted(self, project, workflow))
