@@ -158,19 +158,7 @@ class Scheduler(ControlCalls):
 
     def view(self, task: str) -> TaskView:
         """A snapshot of one task."""
-        run = self._run(task)
-        spec = run.spec
-        return TaskView(
-            name=spec.name,
-            state=run.state,
-            attempts=run.attempts,
-            held=run.held,
-            priority=spec.priority.value,
-            depends_on=spec.depends_on,
-            resources=spec.resources,
-            last=run.history[-1] if run.history else None,
-            started_at=run.running.started_at if run.running else None,
-        )
+        return self._run(task).view()
 
     def snapshot(self) -> list[TaskView]:
         """Every task, in definition order."""
@@ -186,27 +174,19 @@ class Scheduler(ControlCalls):
     def waiting_on(self, task: str) -> str:
         """Why ``task`` is not running, in words (empty when it is running or final)."""
         run = self._run(task)
-        if run.state in FINAL or run.state is S.RUNNING:
-            return ""
-        if run.held:
-            return "held by the user"
-        if run.state is S.RETRYING:
-            return "waiting out its retry delay"
-        if run.unmet:
-            pending = [d for d in run.spec.depends_on if self._runs[d].state not in SATISFIED]
-            return "waiting for " + ", ".join(pending)
-        if self._paused:
-            return "the session is paused"
-        if not self.pools.fits(run.spec.resources):
-            short = [
-                pool
-                for pool, amount in run.spec.resources.items()
-                if self.pools.booked[pool] + amount > self.pools.capacity[pool]
-            ]
-            return "waiting for pool " + ", ".join(short)
-        if len(self._active) >= self.max_parallel:
-            return f"max_parallel ({self.max_parallel}) reached"
-        return "about to start"
+        pools = self.pools
+        short = [
+            pool
+            for pool, amount in run.spec.resources.items()
+            if pools.booked[pool] + amount > pools.capacity[pool]
+        ]
+        full = len(self._active) >= self.max_parallel
+        return run.waiting_on(
+            self._runs,
+            paused=self._paused,
+            short_pools=short,
+            at_max_parallel=f"max_parallel ({self.max_parallel}) reached" if full else "",
+        )
 
     async def wait(self) -> SessionStatus:
         """Wait until the session has finished; return its status."""

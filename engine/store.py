@@ -25,14 +25,14 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import partial
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from engine import store_fold as fold
+from engine import store_summaries as summaries
 from engine.durations import active_span
 from engine.errors import UnknownSessionError, UnknownTaskError, UsageError
-from engine.event_codec import decode_events
 from engine.events import Event, EventKind
 from engine.schema import connect, db_path
 from engine.states import SessionStatus
@@ -57,10 +57,6 @@ __all__ = [
     "SessionRecord",
     "Store",
     "TaskRecord",
-    "apply_attempt_event",
-    "apply_task_event",
-    "attempt_change",
-    "blank_attempt",
     "db_path",
     "owner_gone",
     "pid_alive",
@@ -298,11 +294,11 @@ class Store:
 
     def _logged_after(self, number: int, after: int) -> list[Event]:
         rows = self._all(_LOGGED_AFTER, (number, after))
-        return _decoded(rows, str(number), after)
+        return fold.decoded(rows, str(number), after)
 
     def _task_table(self, number: int) -> dict[str, Any]:
         """Every task of the session by name, in definition order, as of its last snapshot
-        (inside a read transaction), as tuples in :data:`_TASK_KEYS` order."""
+        (inside a read transaction), as tuples in :data:`fold.TASK_KEYS` order."""
         row = self._one("SELECT task_names FROM sessions WHERE id = ?", (number,))
         rows = self._all(
             "SELECT name, state, attempts, budget_from, held, reason FROM tasks "
@@ -313,7 +309,7 @@ class Store:
         table: dict[str, Any] = {}
         if row is not None and row[0] is not None:  # since version 3: pending tasks have none
             names = json.loads(row[0])
-            table.update(zip(names, map(_pending_row, names), strict=True))
+            table.update(zip(names, map(fold.pending_row, names), strict=True))
         table.update(zip(map(itemgetter(0), rows), rows, strict=True))
         return table
 
@@ -355,18 +351,18 @@ class Store:
             task = task_map.get(name)
             if task is not None:
                 if type(task) is tuple:
-                    task = task_map[name] = dict(zip(_TASK_KEYS, task, strict=True))
-                apply_task_event(task, event)
+                    task = task_map[name] = dict(zip(fold.TASK_KEYS, task, strict=True))
+                fold.apply_task_event(task, event)
                 changed_tasks.add(name)
             if attempts and ("outcome" in data or "log" in data):
                 key = (name, event.attempt or 0)
                 record = attempt_map.get(key)
                 if record is None:
-                    record = attempt_map[key] = blank_attempt(*key)
+                    record = attempt_map[key] = fold.blank_attempt(*key)
                     added = True
                 elif type(record) is tuple:
-                    record = attempt_map[key] = dict(zip(_ATTEMPT_KEYS, record, strict=True))
-                apply_attempt_event(record, event)
+                    record = attempt_map[key] = dict(zip(fold.ATTEMPT_KEYS, record, strict=True))
+                fold.apply_attempt_event(record, event)
                 changed_attempts.add(key)
         if added:
             attempt_map = {key: attempt_map[key] for key in sorted(attempt_map)}
@@ -376,14 +372,14 @@ class Store:
     def tasks(self, session_id: int | str) -> list[TaskRecord]:
         """Every task of the session in definition order, as of the latest logged event."""
         task_map, _, _, _, _ = self._replayed(_session_number(session_id), attempts=False)
-        return [_task_record(task) for task in task_map.values()]
+        return [fold.task_record(task) for task in task_map.values()]
 
     def attempts(self, session_id: int | str, task: str | None = None) -> list[AttemptRecord]:
         """Attempts of the session (of one task, if given), by task and number, as of the
         latest logged event."""
         _, found, _, _, _ = self._replayed(_session_number(session_id), tasks=False)
         return [
-            _attempt_record(row) for key, row in found.items() if task is None or key[0] == task
+            fold.attempt_record(row) for key, row in found.items() if task is None or key[0] == task
         ]
 
     def tasks_and_attempts(
@@ -392,8 +388,8 @@ class Store:
         """:meth:`tasks` and :meth:`attempts` from one read and one replay of the log."""
         task_map, found, _, _, _ = self._replayed(_session_number(session_id))
         return (
-            list(map(_task_record, task_map.values())),
-            list(map(_attempt_record, found.values())),
+            list(map(fold.task_record, task_map.values())),
+            list(map(fold.attempt_record, found.values())),
         )
 
     def task_summaries(
@@ -437,55 +433,33 @@ class Store:
                 if event.kind is EventKind.TASK_STATE
             ]
             touched = json.dumps(list(dict.fromkeys(event.task for event in later)))
+            texts: dict[str, str] = {}
             if row is not None and row[1] is not None:
                 # Since version 3 a session lists its tasks, and pending ones have no row.
                 if later:
-                    sql = _TIMED_MARKED if timing else _MARKED
+                    sql = summaries.TIMED_MARKED if timing else summaries.MARKED
                     joined = self._all(sql, (number, now, touched), plain=True)[0][0] or ""
-                    sql = _TIMED_LATEST if timing else _LATEST
+                    sql = summaries.TIMED_LATEST if timing else summaries.LATEST
                     texts = dict(self._all(sql, (number, now, touched), plain=True))
                 else:
                     found = self._all(
-                        _TIMED_ARRAY if timing else _ARRAY,
+                        summaries.TIMED_ARRAY if timing else summaries.ARRAY,
                         (number, now) if timing else (number,),
                         plain=True,
                     )
                     joined = found[0][0] or ""
             else:  # from before version 3: a row for every task
                 if timing:
-                    rows = self._all(_TIMED_SUMMARIES_IN_ORDER, (number, now), plain=True)
+                    rows = self._all(summaries.TIMED_SUMMARIES_IN_ORDER, (number, now), plain=True)
                 else:
-                    rows = self._all(_SUMMARIES_IN_ORDER, (number,), plain=True)
+                    rows = self._all(summaries.SUMMARIES_IN_ORDER, (number,), plain=True)
                 texts = dict(rows)
                 mark = texts.keys() & json.loads(touched)
                 joined = ",".join(
-                    f"{_MARK}{name}{_MARK}" if name in mark else text for name, text in rows
+                    f"{summaries.MARK}{name}{summaries.MARK}" if name in mark else text
+                    for name, text in rows
                 )
-        if not later:
-            return f"[{joined}]"
-        replayed: dict[str, dict[str, Any]] = {}
-        for event in later:
-            name = event.task
-            if name not in texts:
-                continue
-            summary = replayed.get(name)
-            if summary is None:
-                summary = replayed[name] = json.loads(texts[name])
-            data = event.data
-            if timing:
-                _replay_timing(summary, event)
-            summary["state"] = data["state"]
-            summary["attempts"] = max(summary["attempts"], event.attempt or 0)
-            if "log" in data:
-                summary["exit_code"] = None
-            if "outcome" in data:
-                summary["exit_code"] = data.get("exit_code")
-            summary["reason"] = data.get("reason") or ""
-            summary["held"] = bool(data.get("held"))
-        text = partial(_timed_summary_text, now=now) if timing else _summary_text
-        parts = joined.split(_MARK)
-        parts[1::2] = [text(replayed[name]) for name in parts[1::2]]
-        return "[" + "".join(parts) + "]"
+        return summaries.splice(joined, later, texts, timing, now)
 
     def require_task(self, session_id: int | str, task: str) -> None:
         """Raise :class:`UnknownTaskError` unless the session has ``task``."""
@@ -511,7 +485,10 @@ class Store:
         now = time.time()
         # A task's row keeps its latest attempt's exit code (attempts come in key order),
         # and the start, end and worker of the attempt numbered as its attempts.
-        exits = {key[0]: _as_tuple(row, _ATTEMPT_KEYS)[_EXIT_CODE] for key, row in attempts.items()}
+        exits = {
+            key[0]: fold.as_tuple(row, fold.ATTEMPT_KEYS)[fold.EXIT_CODE]
+            for key, row in attempts.items()
+        }
         with self.transaction() as db:
             positions = {name: index for index, name in enumerate(tasks)}
             rows = []
@@ -519,7 +496,9 @@ class Store:
                 t = tasks[name]
                 latest = attempts.get((name, t["attempts"]))
                 timing = (
-                    _NO_ATTEMPT if latest is None else _TIMING(_as_tuple(latest, _ATTEMPT_KEYS))
+                    fold.NO_ATTEMPT
+                    if latest is None
+                    else fold.TIMING(fold.as_tuple(latest, fold.ATTEMPT_KEYS))
                 )
                 rows.append(
                     (
@@ -549,8 +528,8 @@ class Store:
             )
             db.execute("UPDATE sessions SET snapshot_seq = ? WHERE id = ?", (last, number))
         return (
-            [_as_tuple(task, _TASK_KEYS) for task in tasks.values()],
-            [_as_tuple(attempt, _ATTEMPT_KEYS) for attempt in attempts.values()],
+            [fold.as_tuple(task, fold.TASK_KEYS) for task in tasks.values()],
+            [fold.as_tuple(attempt, fold.ATTEMPT_KEYS) for attempt in attempts.values()],
         )
 
     # -- events, samples ---------------------------------------------------------------
@@ -560,7 +539,7 @@ class Store:
         whole chunks are returned)."""
         number = _session_number(session_id)
         rows = self._all(f"{_LOGGED_AFTER} LIMIT ?3", (number, after, max(1, limit // 100)))
-        return _decoded(rows, str(number), after)
+        return fold.decoded(rows, str(number), after)
 
     def last_seq(self, session_id: int | str) -> int:
         """The highest event sequence number recorded for the session."""
@@ -702,202 +681,3 @@ _LOGGED_AFTER = (
     "SELECT MAX(first_seq) FROM events WHERE session_id = ?1 AND first_seq <= ?2 + 1), 0) "
     "AND last_seq > ?2 ORDER BY first_seq"
 )
-# A task's summary as stored (schema version 7): with its latest attempt's timing, all but
-# a running attempt's (started, not ended) duration, stored as ``"duration_s":null``: its
-# duration up to ?2 ("now") goes in there, as SQLite would have written it. Few tasks run at
-# once, so a poll of a finished session only reads texts.
-_TIMED_SUMMARY = (
-    "CASE WHEN t.ended_at IS NULL AND t.started_at IS NOT NULL THEN replace(t.summary, "
-    "'\"duration_s\":null', '\"duration_s\":' || json_quote(round(?2 - t.started_at, 3))) "
-    "ELSE t.summary END"
-)
-# Without the timing, which starts at ``,"started_at":`` (a key's quotes are never inside a
-# JSON string, which escapes them).
-_SUMMARY_ONLY = "substr(t.summary, 1, instr(t.summary, ',\"started_at\":') - 1) || '}'"
-_PENDING = (
-    "json_object('name', j.value, 'state', 'pending', 'attempts', 0, 'exit_code', NULL, "
-    "'reason', '', 'held', json('false'){timing})"
-)
-_PENDING_TIMING = ", 'started_at', NULL, 'ended_at', NULL, 'duration_s', NULL, 'worker', NULL"
-# Every listed task's summary in definition order, joined by commas: the tasks come from
-# the session's list (json_each, in its order) and each one's row by its primary key, so
-# the texts are concatenated in that order (nothing here sorts or groups).
-_FROM_LIST = (
-    "FROM sessions s, json_each(s.task_names) j LEFT JOIN tasks t ON t.session_id = ?1 "
-    "AND t.name = j.value WHERE s.id = ?1"
-)
-_ARRAY_OF = "SELECT group_concat(COALESCE({summary}, {pending}), ',') " + _FROM_LIST
-# The same, but a task named in ?3 (a JSON array) stands as its name between two _MARKs,
-# and each of those tasks' summaries.
-_MARKED_OF = (
-    "SELECT group_concat(CASE WHEN j.value IN (SELECT value FROM json_each(?3)) "
-    "THEN char(1) || j.value || char(1) ELSE COALESCE({summary}, {pending}) END, ',') " + _FROM_LIST
-)
-_LATEST_OF = (
-    "SELECT j.value, COALESCE({summary}, {pending}) FROM json_each(?3) j LEFT JOIN tasks t "
-    "ON t.session_id = ?1 AND t.name = j.value"
-)
-_MARK = "\x01"
-_TIMED_PARTS = {"summary": _TIMED_SUMMARY, "pending": _PENDING.format(timing=_PENDING_TIMING)}
-_PARTS = {"summary": _SUMMARY_ONLY, "pending": _PENDING.format(timing="")}
-_TIMED_ARRAY = _ARRAY_OF.format(**_TIMED_PARTS)
-_ARRAY = _ARRAY_OF.format(**_PARTS)
-_TIMED_MARKED = _MARKED_OF.format(**_TIMED_PARTS)
-_MARKED = _MARKED_OF.format(**_PARTS)
-_TIMED_LATEST = _LATEST_OF.format(**_TIMED_PARTS)
-_LATEST = _LATEST_OF.format(**_PARTS)
-# Sessions from before version 3 have a row for every task.
-_TIMED_SUMMARIES_IN_ORDER = (
-    f"SELECT t.name, {_TIMED_SUMMARY} FROM tasks t WHERE t.session_id = ?1 ORDER BY t.position"
-)
-_SUMMARIES_IN_ORDER = (
-    f"SELECT t.name, {_SUMMARY_ONLY} FROM tasks t WHERE t.session_id = ?1 ORDER BY t.position"
-)
-_SUMMARY = '{{"name":{},"state":{},"attempts":{},"exit_code":{},"reason":{},"held":{}}}'
-_quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
-
-
-def _replay_timing(summary: dict[str, Any], event: Event) -> None:
-    """Bring a timed summary's attempt fields up to date with one of the task's state
-    events (called before the event raises the summary's ``attempts``): what
-    :func:`apply_attempt_event` does to the row of the task's latest attempt."""
-    number = event.attempt or 0
-    if number < summary["attempts"]:
-        return
-    data = event.data
-    if number > summary["attempts"]:  # a new attempt: the last one's times are not its own
-        summary["started_at"] = summary["ended_at"] = summary["worker"] = None
-    if "log" in data:
-        summary["started_at"] = data.get("started_at", event.at)
-        summary["worker"] = data.get("worker", summary["worker"])
-    if "outcome" in data:
-        summary["ended_at"] = event.at
-
-
-def _timed_summary_text(summary: dict[str, Any], now: float) -> str:
-    """A timed summary as SQLite writes it (see :data:`_TIMED_SUMMARY`)."""
-    started, ended, worker = summary["started_at"], summary["ended_at"], summary["worker"]
-    duration = None if started is None else round((now if ended is None else ended) - started, 3)
-    return _summary_text(summary)[:-1] + (
-        f',"started_at":{json.dumps(started)},"ended_at":{json.dumps(ended)},'
-        f'"duration_s":{json.dumps(duration)},"worker":{json.dumps(worker)}}}'
-    )
-
-
-def _summary_text(summary: dict[str, Any]) -> str:
-    """A summary as the stored column writes it (compact JSON, keys in the same order)."""
-    code = summary["exit_code"]
-    return _SUMMARY.format(
-        _quote(summary["name"]),
-        _quote(summary["state"]),
-        int(summary["attempts"]),
-        "null" if code is None else int(code),
-        _quote(summary["reason"]),
-        "true" if summary["held"] else "false",
-    )
-
-
-_TASK_KEYS = ("name", "state", "attempts", "budget_from", "held", "reason")
-_ATTEMPT_KEYS = (
-    "task",
-    "number",
-    "outcome",
-    "started_at",
-    "ended_at",
-    "exit_code",
-    "reason",
-    "worker",
-    "pid",
-    "log_path",
-)
-_EXIT_CODE = _ATTEMPT_KEYS.index("exit_code")
-# An attempt row's start, end and worker, as a task's row keeps its latest attempt's.
-_TIMING = itemgetter(*map(_ATTEMPT_KEYS.index, ("started_at", "ended_at", "worker")))
-_NO_ATTEMPT = (None, None, None)
-
-
-def _decoded(rows: Sequence[sqlite3.Row], session: str, after: int) -> list[Event]:
-    """The events of stored chunks with ``seq > after``."""
-    events = [event for row in rows for event in decode_events(row[0], session)]
-    if events and events[0].seq <= after:
-        events = [event for event in events if event.seq > after]
-    return events
-
-
-def apply_task_event(task: dict[str, Any], event: Event) -> None:
-    """Update a task row (a dict of TaskRecord fields) from one of its ``task_state`` events
-    (what the persister's snapshot upsert does in SQL)."""
-    data = event.data
-    task["state"] = data["state"]
-    task["attempts"] = max(task["attempts"], event.attempt or 0)
-    task["held"] = bool(data.get("held"))
-    task["reason"] = data.get("reason") or ""
-    budget = data.get("budget_from")
-    if budget is not None:
-        task["budget_from"] = budget
-
-
-def blank_attempt(task: str, number: int) -> dict[str, Any]:
-    return {
-        "task": task,
-        "number": number,
-        "outcome": None,
-        "started_at": None,
-        "ended_at": None,
-        "exit_code": None,
-        "reason": "",
-        "worker": None,
-        "pid": None,
-        "log_path": None,
-    }
-
-
-def attempt_change(event: Event) -> bool:
-    """True when ``event`` starts or ends an attempt (a ``task_state`` carrying its details)."""
-    return event.kind is EventKind.TASK_STATE and ("outcome" in event.data or "log" in event.data)
-
-
-def apply_attempt_event(record: dict[str, Any], event: Event) -> None:
-    """Update an attempt row (a dict of AttemptRecord fields) from the state event that
-    started or ended it."""
-    data = event.data
-    if "log" in data:
-        record["started_at"] = data.get("started_at", event.at)
-        record["pid"] = data.get("pid", record["pid"])
-        record["log_path"] = data.get("log", record["log_path"])
-        record["worker"] = data.get("worker", record["worker"])
-    if "outcome" in data:
-        record["outcome"] = data["outcome"]
-        record["ended_at"] = event.at
-        record["exit_code"] = data.get("exit_code")
-        record["reason"] = data.get("attempt_reason", "")
-
-
-def _pending_row(name: str) -> tuple[Any, ...]:
-    return (name, "pending", 0, 0, 0, "")
-
-
-def _as_tuple(row: Any, keys: tuple[str, ...]) -> tuple[Any, ...]:
-    if type(row) is tuple:
-        return row  # type: ignore[no-any-return]
-    return tuple(map(row.__getitem__, keys))
-
-
-_new_attempt = partial(tuple.__new__, AttemptRecord)
-
-
-def _attempt_record(row: Any) -> AttemptRecord:
-    return _new_attempt(row) if type(row) is tuple else AttemptRecord(**row)
-
-
-def _task_record(task: Any) -> TaskRecord:
-    if type(task) is tuple:
-        return TaskRecord(task[0], task[1], task[2], task[3], bool(task[4]), task[5])
-    return TaskRecord(
-        task["name"],
-        task["state"],
-        task["attempts"],
-        task["budget_from"],
-        bool(task["held"]),
-        task["reason"],
-    )

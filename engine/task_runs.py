@@ -115,6 +115,47 @@ class TaskRun:
     retry_timer: asyncio.TimerHandle | None = None
     history: list[TaskResult] = field(default_factory=list)
 
+    def view(self) -> TaskView:
+        """A snapshot of this task, as callers outside the scheduler see it."""
+        spec = self.spec
+        return TaskView(
+            name=spec.name,
+            state=self.state,
+            attempts=self.attempts,
+            held=self.held,
+            priority=spec.priority.value,
+            depends_on=spec.depends_on,
+            resources=spec.resources,
+            last=self.history[-1] if self.history else None,
+            started_at=self.running.started_at if self.running else None,
+        )
+
+    def waiting_on(
+        self,
+        runs: Mapping[str, TaskRun],
+        *,
+        paused: bool,
+        short_pools: list[str],
+        at_max_parallel: str,
+    ) -> str:
+        """Why this task is not running, in words (empty when it runs or is final):
+        ``runs`` are the session's tasks, ``short_pools`` the pools it does not fit in now,
+        ``at_max_parallel`` what to say when the session's parallelism is used up ("")."""
+        if self.state in FINAL or self.state is TaskStatus.RUNNING:
+            return ""
+        if self.held:
+            return "held by the user"
+        if self.state is TaskStatus.RETRYING:
+            return "waiting out its retry delay"
+        if self.unmet:
+            pending = [d for d in self.spec.depends_on if runs[d].state not in SATISFIED]
+            return "waiting for " + ", ".join(pending)
+        if paused:
+            return "the session is paused"
+        if short_pools:
+            return "waiting for pool " + ", ".join(short_pools)
+        return at_max_parallel or "about to start"
+
 
 @dataclass(frozen=True, slots=True)
 class RestoredTask:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import store as store_module
+from engine import store_summaries
 from engine.schema import SCHEMA_VERSION, db_path
 from engine.store import Store
 from tests.engine_support import store_at_version
@@ -169,13 +169,13 @@ async def test_the_rows_written_carry_what_the_attempts_say(tmp_path: Path) -> N
     session = int(handle.session_id)
 
     def stored(now: float) -> str:
-        rows = store._all(store_module._TIMED_SUMMARIES_IN_ORDER, (session, now), plain=True)
+        rows = store._all(store_summaries.TIMED_SUMMARIES_IN_ORDER, (session, now), plain=True)
         return "[" + ",".join(text for _, text in rows) + "]"
 
     def assert_stored_agrees(now: float) -> None:
         with store._reading():
             got, want = stored(now), reference(store._connection, session, now)
-            untimed = store._all(store_module._SUMMARIES_IN_ORDER, (session,), plain=True)
+            untimed = store._all(store_summaries.SUMMARIES_IN_ORDER, (session,), plain=True)
             want_untimed = reference(store._connection, session, now, timed=False)
         assert got == want
         assert "[" + ",".join(text for _, text in untimed) + "]" == want_untimed

@@ -17,7 +17,12 @@ from engine.errors import FormicaryError
 from engine.model import ProjectType, TaskStatus
 from engine.specs import ProjectSpec, WorkflowSpec
 from tui.bridge import AdoptionNeeded, EngineBridge, WatchedSession
-from tui.screens.confirm import ConfirmScreen
+from tui.screens.control_dialogs import (
+    adoption_dialog,
+    cancel_session_dialog,
+    cancel_task_dialog,
+    skip_dialog,
+)
 from tui.screens.new_project import NewProject, NewProjectScreen
 from tui.screens.sessions import SessionsScreen
 from tui.screens.start import StartOptions, StartScreen
@@ -398,18 +403,7 @@ class MainScreen(Screen[None]):
             if yes:
                 await self._control(action, task, adopt=True, **args)
 
-        self.app.push_screen(
-            ConfirmScreen(
-                f"Session {needed.session_id} has no engine: adopt it, then {what}?",
-                [
-                    f"Its engine (pid {needed.owner_pid}) stopped; nobody would take the call.",
-                    "Adopting runs it in this dashboard: what was running is recorded as lost "
-                    "and retried by its task's policy; completed tasks never run again.",
-                ],
-                confirm_label="Adopt",
-            ),
-            decided,
-        )
+        self.app.push_screen(adoption_dialog(needed.session_id, needed.owner_pid, what), decided)
 
     def _refresh_pause_key(self, view: SessionView | None) -> None:
         """Let the footer say Resume while the session on screen is paused (and Pause
@@ -514,19 +508,7 @@ class MainScreen(Screen[None]):
             if yes:
                 await self._control("skip", task)
 
-        row = watched.view.tasks[task]
-        self.app.push_screen(
-            ConfirmScreen(
-                f"Skip task {task}?",
-                [
-                    f"» {task} ({row.label}) is skipped"
-                    + (": its processes are stopped" if row.state is TaskStatus.RUNNING else ""),
-                    "Tasks that depend on it may run as if it had completed.",
-                ],
-                confirm_label="Skip",
-            ),
-            decided,
-        )
+        self.app.push_screen(skip_dialog(watched.view, task), decided)
 
     async def action_adopt(self) -> None:
         """Adopt the session on screen if its engine died (run it in this dashboard)."""
@@ -560,7 +542,6 @@ class MainScreen(Screen[None]):
         task = self._cursor_task()
         if watched is None or task is None:
             return
-        affected = watched.view.affected_by_cancel(task)
         row = watched.view.tasks[task]
         if row.state in (
             TaskStatus.COMPLETED,
@@ -570,43 +551,24 @@ class MainScreen(Screen[None]):
         ):
             self.notify(f"{task} is {row.state.value}: nothing to cancel", severity="warning")
             return
-        items = [
-            f"⊘ {task} ({row.state.value}) is cancelled"
-            + (": its processes are stopped" if row.state is TaskStatus.RUNNING else "")
-        ]
-        items += [f"⊗ {name} becomes blocked" for name in affected[1:]]
 
         async def decided(yes: bool | None) -> None:
             if yes:
                 await self._control("cancel", task)
 
-        self.app.push_screen(ConfirmScreen(f"Cancel task {task}?", items), decided)
+        self.app.push_screen(cancel_task_dialog(watched.view, task), decided)
 
     def action_cancel_session(self) -> None:
         """Cancel the whole session, after asking."""
         watched = self._need_session()
         if watched is None:
             return
-        view = watched.view
-        unfinished = [
-            f"{row.name} ({row.state.value})"
-            for row in view.tasks.values()
-            if row.state
-            in (
-                TaskStatus.PENDING,
-                TaskStatus.READY,
-                TaskStatus.RUNNING,
-                TaskStatus.RETRYING,
-                TaskStatus.PAUSED,
-            )
-        ]
 
         async def decided(yes: bool | None) -> None:
             if yes:
                 await self._control("cancel")
 
-        items = [f"⊘ {name}" for name in unfinished] or ["Nothing is unfinished."]
-        self.app.push_screen(ConfirmScreen(f"Cancel session {view.session_id}?", items), decided)
+        self.app.push_screen(cancel_session_dialog(watched.view), decided)
 
     def action_details(self) -> None:
         """Open the task under the cursor."""

@@ -18,6 +18,7 @@ from engine.store import SessionRecord
 from tui.bridge import AdoptionNeeded, EngineBridge
 from tui.matching import matches
 from tui.screens.confirm import ConfirmScreen
+from tui.screens.control_dialogs import adoption_dialog
 
 _STATUS_STYLE = {
     "running": "bold",
@@ -256,15 +257,8 @@ class SessionsScreen(Screen[str | None]):
                 if yes:
                     await self._control(action, adopt=True)
 
-            self.app.push_screen(
-                ConfirmScreen(
-                    f"Session {session_id} has no engine: adopt it, then "
-                    f"{action.replace('_', ' ')}?",
-                    [f"Its engine (pid {needed.owner_pid}) stopped; nobody would take the call."],
-                    confirm_label="Adopt",
-                ),
-                decided,
-            )
+            what = action.replace("_", " ")
+            self.app.push_screen(adoption_dialog(session_id, needed.owner_pid, what), decided)
             return
         except FormicaryError as error:
             self.notify(str(error), severity="error")
