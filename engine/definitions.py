@@ -4,33 +4,49 @@ A workspace is a folder; every ``formicary.toml`` in it or below it is one proje
 never raises for a bad file: each problem becomes a :class:`~engine.errors.DefinitionIssue`
 naming the file, the line and the key path, and all problems of a file are reported together.
 Projects whose files are valid load even when others in the workspace are broken.
+
+Finding the files (and refusing links that lead outside the workspace) lives in
+:mod:`engine.workspace_files`; its names stay importable from here. The numbers a file may
+hold are bounded (:mod:`engine.limits`), and so is its nesting: a file too deep to parse or
+check is an issue of that file, never an error of the whole workspace.
 """
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import gc
 import os
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine import host_env
 from engine.dag import Dag
-from engine.errors import DefinitionError, DefinitionIssue, UsageError
+from engine.errors import DefinitionError, DefinitionIssue
+from engine.limits import (
+    MAX_BACKOFF,
+    MAX_NESTING,
+    MAX_PARALLEL,
+    MAX_POOL,
+    MAX_RETRIES,
+    MAX_SECONDS,
+)
 from engine.model import ProjectType, TaskPriority
 from engine.params import placeholders
+from engine.shell_params import unsafe_placeholders
 from engine.specs import Defaults, ProjectSpec, TaskSpec, WorkflowSpec, default_pools
-from engine.toml_lines import KeyPath, key_lines, line_of
+from engine.toml_lines import KeyPath, key_lines, line_of, nesting_line
+from engine.workspace_files import DEFINITION_FILE as DEFINITION_FILE
+from engine.workspace_files import SKIPPED_DIRS as SKIPPED_DIRS
+from engine.workspace_files import Workspace, display_path, outside_issue
+from engine.workspace_files import find_definition_files as find_definition_files
+from engine.workspace_files import load_workspace as load_workspace
 
 try:  # tomli is the same parser as the standard library's tomllib, compiled: about 2x faster.
     import tomli as toml_reader
 except ImportError:  # pragma: no cover - tomli is a declared dependency
     import tomllib as toml_reader
 
-DEFINITION_FILE = "formicary.toml"
 PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
 ITEM_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
 POOL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -38,7 +54,6 @@ CALL_TARGET = re.compile(
     r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*\Z"
 )
 EXECUTORS = ("local", "dask")
-SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "venv"})
 
 TOP_KEYS = frozenset({"project", "resources", "defaults", "workflows"})
 PROJECT_KEYS = frozenset({"name", "description", "type", "version"})
@@ -52,100 +67,22 @@ _PRIORITIES = {priority.value: priority for priority in TaskPriority}
 _PROJECT_TYPES = {kind.value: kind for kind in ProjectType}
 
 
-@dataclass(frozen=True)
-class Workspace:
-    """Every project found under ``root``, and every problem found on the way.
+def load_project_file(
+    file: Path, workspace: Path | None = None
+) -> tuple[ProjectSpec | None, list[DefinitionIssue]]:
+    """Load one definition file: the spec, or None and every problem found in it.
 
-    ``projects`` holds only the valid projects; ``issues`` lists the problems of the others,
-    and ``invalid_files`` the files they came from.
+    A file whose real path lies outside ``workspace`` (a resolved folder; by default the
+    file's own folder) is refused: a link must not bring in a definition from elsewhere.
+    The file read is the one checked (its real path), not whatever the link names later.
+    A file nested too deep to parse or check is an issue of its own, like a syntax error.
     """
-
-    root: Path
-    projects: Mapping[str, ProjectSpec] = field(default_factory=dict)
-    issues: tuple[DefinitionIssue, ...] = ()
-    invalid_files: tuple[Path, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        """True when every definition file is valid."""
-        return not self.issues
-
-    def raise_for_issues(self) -> None:
-        """Raise :class:`DefinitionError` when any file is invalid."""
-        if self.issues:
-            raise DefinitionError(self.issues)
-
-
-def find_definition_files(root: Path) -> list[Path]:
-    """Every ``formicary.toml`` in ``root`` or below it, skipping hidden and vendored folders."""
-    found: list[Path] = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED_DIRS)
-        if DEFINITION_FILE in files:
-            found.append(Path(folder) / DEFINITION_FILE)
-    return found
-
-
-def load_workspace(root: str | os.PathLike[str]) -> Workspace:
-    """Load and validate every project of the workspace at ``root``.
-
-    ``root`` may also be a single project folder or a ``formicary.toml`` file.
-
-    Raises:
-        UsageError: ``root`` does not exist.
-    """
-    path = Path(root)
-    if path.is_file():
-        files, base = [path], path.parent
-    elif path.is_dir():
-        files, base = find_definition_files(path), path
-    else:
-        raise UsageError(f"{root}: no such file or folder")
-    projects: dict[str, ProjectSpec] = {}
-    issues: list[DefinitionIssue] = []
-    invalid: list[Path] = []
-    for file in files:
-        with _gc_paused():
-            spec, file_issues = load_project_file(file)
-        if spec is not None and spec.name in projects:
-            other = display_path(projects[spec.name].file)
-            file_issues = [
-                _issue_at(
-                    file,
-                    ("project", "name"),
-                    f'project name "{spec.name}" is already used by {other}',
-                )
-            ]
-            spec = None
-        if spec is None:
-            issues.extend(file_issues)
-            invalid.append(file)
-        else:
-            projects[spec.name] = spec
-    return Workspace(base.resolve(), projects, tuple(issues), tuple(invalid))
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building large acyclic structures.
-
-    Parsing a 100,000-task file allocates millions of dicts and tuples, and the collector's
-    repeated full passes over them doubled the load time (measured: 1.7 s → 3.1 s).
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def load_project_file(file: Path) -> tuple[ProjectSpec | None, list[DefinitionIssue]]:
-    """Load one definition file: the spec, or None and every problem found in it."""
+    refused = outside_issue(file, workspace or file.parent.resolve())
+    if refused is not None:
+        return None, [refused]
     shown = display_path(file)
     try:
-        raw = file.read_bytes()
+        raw = Path(os.path.realpath(file)).read_bytes()
         text = raw.decode("utf-8")
     except OSError as error:
         return None, [DefinitionIssue(shown, 0, "", f"cannot read: {error.strerror or error}")]
@@ -156,17 +93,27 @@ def load_project_file(file: Path) -> tuple[ProjectSpec | None, list[DefinitionIs
         document = toml_reader.loads(text)
     except toml_reader.TOMLDecodeError as error:
         return None, [_syntax_issue(shown, error)]
+    except RecursionError:  # tomli refuses more than 400 inline levels, 1000 key parts
+        return None, [_nesting_issue(shown, text)]
+    except ValueError as error:  # Python reads no integer of more than 4300 digits
+        found = re.search(r"[0-9_]{4000}", text)
+        line = text.count("\n", 0, found.start()) + 1 if found else 0
+        message = "an integer of more than 4300 digits" if found else str(error)
+        return None, [DefinitionIssue(shown, line, "", f"TOML syntax error: {message}")]
     checker = _Checker(file.parent.resolve(), file)
-    spec = checker.project(document)
-    if checker.problems:
+    try:
+        spec = checker.project(document)
+        if not checker.problems:
+            return spec, []
         lines = key_lines(text)
-        issues = [
-            DefinitionIssue(shown, line_of(lines, path), _dotted(path), message)
-            for path, message in checker.problems
-        ]
-        issues.sort(key=lambda issue: issue.line)
-        return None, issues
-    return spec, []
+    except RecursionError:  # a safety net: no check walks a value recursively
+        return None, [_nesting_issue(shown, text)]
+    issues = [
+        DefinitionIssue(shown, line_of(lines, path), _dotted(path), message)
+        for path, message in checker.problems
+    ]
+    issues.sort(key=lambda issue: issue.line)
+    return None, issues
 
 
 def parse_project(document: Mapping[str, Any], file: Path) -> ProjectSpec:
@@ -176,21 +123,16 @@ def parse_project(document: Mapping[str, Any], file: Path) -> ProjectSpec:
         DefinitionError: The definition is invalid.
     """
     checker = _Checker(file.parent.resolve(), file)
-    spec = checker.project(document)
+    try:
+        spec = checker.project(document)
+    except RecursionError:
+        raise DefinitionError([_nesting_issue(display_path(file), "")]) from None
     if checker.problems or spec is None:
         shown = display_path(file)
         raise DefinitionError(
             DefinitionIssue(shown, 0, _dotted(path), message) for path, message in checker.problems
         )
     return spec
-
-
-def display_path(path: Path) -> str:
-    """``path`` relative to the current folder when it lies below it, else as absolute."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path.resolve())
 
 
 def _syntax_issue(shown: str, error: Exception) -> DefinitionIssue:
@@ -203,7 +145,36 @@ def _syntax_issue(shown: str, error: Exception) -> DefinitionIssue:
     return DefinitionIssue(shown, line or 0, "", f"TOML syntax error: {message}")
 
 
-def _issue_at(file: Path, path: KeyPath, message: str) -> DefinitionIssue:
+def _nesting_issue(shown: str, text: str) -> DefinitionIssue:
+    """The issue of a file nested too deep to parse or check, on the line it gets too deep."""
+    message = f"nesting deeper than {MAX_NESTING} levels"
+    return DefinitionIssue(shown, nesting_line(text, MAX_NESTING), "", message)
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """True when ``value`` nests tables and arrays more than ``limit`` deep (without
+    recursion: the point is to refuse what recursion could not walk)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _shown(value: Any) -> str:
+    """``value`` for a message: scalars as written, containers by kind (their text may be
+    huge or too deep to print), integers of more than 64 bits by size (Python refuses to
+    print one of more than 4300 digits)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"
+    return repr(value) if isinstance(value, str | int | float | bool) else _type_name(value)
+
+
+def issue_at(file: Path, path: KeyPath, message: str) -> DefinitionIssue:
+    """An issue of ``file`` at the line of ``path`` (read from the file again)."""
     try:
         lines = key_lines(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError):
@@ -261,43 +232,56 @@ class _Checker:
         self.error(path, f"must be a string, not {_type_name(value)}")
         return None
 
-    def integer(self, value: Any, path: KeyPath, minimum: int) -> int | None:
+    def integer(self, value: Any, path: KeyPath, minimum: int, maximum: int) -> int | None:
         if type(value) is not int:
             self.error(path, f"must be an integer, not {_type_name(value)}")
             return None
         if value < minimum:
-            self.error(path, f"must be at least {minimum}, not {value}")
+            self.error(path, f"must be at least {minimum}, not {_shown(value)}")
+            return None
+        if value > maximum:
+            self.error(path, f"must be at most {maximum}, not {_shown(value)}")
             return None
         return value
 
-    def number(self, value: Any, path: KeyPath, minimum: float) -> float | None:
+    def number(self, value: Any, path: KeyPath, minimum: float, maximum: float) -> float | None:
+        """A finite number in ``[minimum, maximum]`` (TOML allows ``inf``, ``nan``, 1e308)."""
         if type(value) not in (int, float):
             self.error(path, f"must be a number, not {_type_name(value)}")
             return None
         if value < minimum or value != value:
-            self.error(path, f"must be at least {minimum:g}, not {value}")
+            self.error(path, f"must be at least {minimum:g}, not {_shown(value)}")
+            return None
+        if value > maximum:
+            self.error(path, f"must be at most {maximum}, not {_shown(value)}")
             return None
         return float(value)
 
     def timeout(self, value: Any, path: KeyPath) -> float | None:
-        seconds = self.number(value, path, 0)
+        seconds = self.number(value, path, 0, MAX_SECONDS)
         return seconds or None
 
     def priority(self, value: Any, path: KeyPath) -> TaskPriority | None:
         if isinstance(value, str) and value in _PRIORITIES:
             return _PRIORITIES[value]
         choices = " | ".join(_PRIORITIES)
-        self.error(path, f"must be one of {choices}, not {value!r}")
+        self.error(path, f"must be one of {choices}, not {_shown(value)}")
         return None
 
     def env(self, value: Any, path: KeyPath) -> dict[str, str]:
         table = self.table(value, path, None)
         result: dict[str, str] = {}
         for key, item in table.items():
-            if isinstance(item, str):
-                result[key] = item
-            else:
+            if not key or "=" in key or "\x00" in key:
+                self.error((*path, key), "is not a valid environment variable name")
+            elif not isinstance(item, str):
                 self.error((*path, key), f"must be a string, not {_type_name(item)}")
+            elif "\x00" in item:
+                self.error((*path, key), "contains a NUL character, which no process can take")
+            elif problem := host_env.bad_reference(item):
+                self.error((*path, key), problem)
+            else:
+                result[key] = item
         return result
 
     # -- the document -----------------------------------------------------------------------
@@ -321,7 +305,7 @@ class _Checker:
                 kind = _PROJECT_TYPES[raw_kind]
             else:
                 choices = ", ".join(_PROJECT_TYPES)
-                self.error(("project", "type"), f"must be one of {choices}, not {raw_kind!r}")
+                self.error(("project", "type"), f"must be one of {choices}, not {_shown(raw_kind)}")
         version = "0.1.0"
         if "version" in meta:
             version = self.string(meta["version"], ("project", "version")) or version
@@ -363,7 +347,7 @@ class _Checker:
             if not POOL_NAME.match(pool):
                 self.error(path, f"{pool!r} is not a valid pool name")
                 continue
-            amount = self.integer(capacity, path, 0)
+            amount = self.integer(capacity, path, 0, MAX_POOL)
             if amount is not None:
                 pools[pool] = amount
         return pools
@@ -387,13 +371,15 @@ class _Checker:
             "env": inherited.env,
         }
         if "retries" in table:
-            values["retries"] = self.integer(table["retries"], (*path, "retries"), 0) or 0
-        for key, minimum in (("retry_delay", 0.0), ("retry_max_delay", 0.0)):
+            retries = self.integer(table["retries"], (*path, "retries"), 0, MAX_RETRIES)
+            values["retries"] = retries or 0
+        for key in ("retry_delay", "retry_max_delay"):
             if key in table:
-                checked = self.number(table[key], (*path, key), minimum)
+                checked = self.number(table[key], (*path, key), 0.0, MAX_SECONDS)
                 values[key] = checked if checked is not None else values[key]
         if "retry_backoff" in table:
-            checked = self.number(table["retry_backoff"], (*path, "retry_backoff"), 1.0)
+            where = (*path, "retry_backoff")
+            checked = self.number(table["retry_backoff"], where, 1.0, MAX_BACKOFF)
             values["retry_backoff"] = checked if checked is not None else values["retry_backoff"]
         if "timeout" in table:
             values["timeout"] = self.timeout(table["timeout"], (*path, "timeout"))
@@ -436,7 +422,8 @@ class _Checker:
         description = self.string(table.get("description", ""), (*path, "description")) or ""
         max_parallel = None
         if "max_parallel" in table:
-            max_parallel = self.integer(table["max_parallel"], (*path, "max_parallel"), 1)
+            where = (*path, "max_parallel")
+            max_parallel = self.integer(table["max_parallel"], where, 1, MAX_PARALLEL)
         params = self.params(table.get("params", {}), (*path, "params"))
         executor = table.get("executor", "local")
         if executor not in EXECUTORS:
@@ -502,7 +489,7 @@ class _Checker:
         if run is not None:
             run = self.string(run, (*path, "run"))
             if run is not None:
-                self.check_placeholders(run, (*path, "run"), params)
+                self.check_placeholders(run, (*path, "run"), params, shell=True)
                 if not run.strip():
                     self.error((*path, "run"), "is empty")
         args: dict[str, Any] = {}
@@ -512,9 +499,13 @@ class _Checker:
                 self.error((*path, "call"), f"{call!r} is not of the form module.path:function")
             if "args" in table:
                 args = self.table(table["args"], (*path, "args"), None)
+                room = MAX_NESTING - len(path) - 1  # levels left below an argument's key
                 for key, value in args.items():
                     if isinstance(value, str):
                         self.check_placeholders(value, (*path, "args", key), params)
+                    elif isinstance(value, dict | list) and _too_deep(value, room):
+                        message = f"nesting deeper than {MAX_NESTING} levels"
+                        self.error((*path, "args", key), message)
             if "env" in table:
                 self.error(
                     (*path, "env"),
@@ -543,7 +534,9 @@ class _Checker:
             **settings,
         )
 
-    def check_placeholders(self, template: str, path: KeyPath, params: Mapping[str, Any]) -> None:
+    def check_placeholders(
+        self, template: str, path: KeyPath, params: Mapping[str, Any], *, shell: bool = False
+    ) -> None:
         for placeholder in placeholders(template):
             if placeholder not in params:
                 hint = _did_you_mean(placeholder, list(params))
@@ -552,6 +545,13 @@ class _Checker:
                     f"placeholder {{{placeholder}}} has no value{hint}: declare it in the "
                     "workflow's params",
                 )
+            elif isinstance(params[placeholder], str) and "\x00" in params[placeholder]:
+                self.error(path, f"placeholder {{{placeholder}}}: its value contains a NUL")
+        if shell:
+            if "\x00" in template:
+                self.error(path, "contains a NUL character, which no command can take")
+            for unsafe in unsafe_placeholders(template):
+                self.error(path, str(unsafe))
 
     def dependency_list(self, raw: Any, path: KeyPath) -> tuple[str, ...]:
         if not isinstance(raw, list):
@@ -571,7 +571,7 @@ class _Checker:
         result: dict[str, int] = {}
         for pool, amount in self.table(raw, path, None).items():
             where = (*path, pool)
-            checked = self.integer(amount, where, 0)
+            checked = self.integer(amount, where, 0, MAX_POOL)
             if pool not in pools:
                 hint = _did_you_mean(pool, list(pools))
                 self.error(

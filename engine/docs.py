@@ -5,9 +5,12 @@ The README tells a person what the project is for, how to run it, what every wor
 how to drive the project safely: the CLI, the MCP tools, and the rules.
 
 Generated files start with a marker line. A file without it was written by hand and is never
-overwritten unless asked (``force``); nothing is written outside the project folder. Output
-is deterministic (no timestamps in it) apart from the recent-runs section, so generating
-again from an unchanged project rewrites nothing.
+overwritten: it is refused, or with ``force`` moved aside to ``NAME.bak`` (``NAME.bak.1``...
+when that exists) before the generated one is written. A target that is a link is refused
+whatever it points to, ``force`` or not: the generator writes only regular files of the
+project folder, through a new file renamed over the target, which replaces a link rather
+than following it. Output is deterministic (no timestamps in it) apart from the
+recent-runs section, so generating again from an unchanged project rewrites nothing.
 """
 
 from __future__ import annotations
@@ -17,14 +20,14 @@ import logging
 import os
 import shlex
 import sqlite3
+import stat
 import tempfile
 import time
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.definitions import display_path
 from engine.docs_text import code_block, md_code, md_table, md_text, mermaid_flowchart
 from engine.durations import took
 from engine.errors import DocsError
@@ -34,6 +37,7 @@ from engine.specs import ProjectSpec, TaskSpec, WorkflowSpec
 from engine.states import task_tally
 from engine.store import Store
 from engine.targets import resolve_project
+from engine.workspace_files import display_link
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,8 @@ README = "README.md"
 AGENTS = "AGENTS.md"
 DOC_FILES = (README, AGENTS)
 RECENT_RUNS = 5
+BACKUPS = 1000
+"""How many ``NAME.bak``, ``NAME.bak.1``... are tried before moving a file aside gives up."""
 
 MCP_TOOLS: tuple[tuple[str, str], ...] = (
     ("list_projects", "the workspace's projects, with their workflows and task counts"),
@@ -82,6 +88,16 @@ class RunSummary:
     failed: int
     other: int
     total: int
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What :meth:`DocumentationGenerator.write` did: the files it wrote (those whose text
+    changed, in :data:`DOC_FILES` order), and the hand-written files it moved aside first
+    (target → backup)."""
+
+    written: list[Path] = field(default_factory=list)
+    moved: dict[Path, Path] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +138,11 @@ class DocumentationGenerator:
         return {README: page.readme(), AGENTS: page.agents()}
 
     def generate(self, project: str | ProjectSpec, *, force: bool = False) -> list[Path]:
+        """Write the documents into the project's folder; the files written (see
+        :meth:`write`, which also says which hand-written files ``force`` moved aside)."""
+        return self.write(project, force=force).written
+
+    def write(self, project: str | ProjectSpec, *, force: bool = False) -> WriteResult:
         """Write the documents into the project's folder.
 
         Every target is checked before anything is written, so a refusal leaves both files
@@ -129,32 +150,35 @@ class DocumentationGenerator:
 
         Args:
             project: As for :meth:`project`.
-            force: Overwrite files that lack the marker line (written by hand).
-
-        Returns:
-            The files written (those whose text changed), in :data:`DOC_FILES` order.
+            force: Move a file that lacks the marker line (written by hand) aside to
+                ``NAME.bak`` (never over an existing backup), then write the generated one.
 
         Raises:
-            DocsError: A target lacks the marker and ``force`` is False, leads outside the
-                project folder, is not a regular file, or cannot be written.
+            DocsError: A target is a link (``force`` or not), is not a regular file, lacks
+                the marker and ``force`` is False, or cannot be moved aside or written.
         """
         spec = self.project(project)
         folder = spec.root.resolve()
         documents = self.render(spec)
-        planned = [(_checked_target(folder, name, force), text) for name, text in documents.items()]
-        written: list[Path] = []
-        for path, text in planned:
-            if _read_text(path) == text:
+        planned = [
+            (folder / name, _target_kind(folder / name, force), text)
+            for name, text in documents.items()
+        ]
+        result = WriteResult()
+        for path, kind, text in planned:
+            if kind == "generated" and _read_text(path) == text:
                 continue
             try:
+                if kind == "hand-written":
+                    result.moved[path] = _move_aside(path)
+                    log.info("moved %s aside to %s", path, result.moved[path])
                 _write_atomically(path, text)
             except OSError as error:
-                raise DocsError(
-                    display_path(path), f"cannot write: {error.strerror or error}"
-                ) from error
+                reason = f"cannot write: {error.strerror or error}"
+                raise DocsError(display_link(path), reason) from error
             log.info("wrote %s", path)
-            written.append(path)
-        return written
+            result.written.append(path)
+        return result
 
     def history(self, project: str, limit: int = RECENT_RUNS) -> RunHistory:
         """The last ``limit`` sessions of ``project`` recorded in the workspace's store."""
@@ -202,48 +226,103 @@ class DocumentationGenerator:
         return relative, spec.name if inside else "."
 
 
-def _checked_target(folder: Path, name: str, force: bool) -> Path:
-    """Where to write ``folder/name``: refused if it leads outside ``folder`` (a symlink, say),
-    is not a regular file, or was written by hand and ``force`` is False."""
-    path = folder / name
-    resolved = path.resolve()
-    if not resolved.is_relative_to(folder):
-        raise DocsError(display_path(path), f"leads outside the project folder (to {resolved})")
-    if resolved.exists() and not resolved.is_file():
-        raise DocsError(display_path(path), "is not a regular file")
-    if resolved.exists() and not force and not _has_marker(resolved):
-        raise DocsError(
-            display_path(path),
-            "was not generated by formicary (no marker line); use --force to overwrite it",
-        )
-    return resolved
+def _target_kind(path: Path, force: bool) -> str:
+    """What is at ``path``: ``"absent"``, ``"generated"`` (a regular file with the marker) or
+    ``"hand-written"`` (one without it, when ``force`` allows moving it aside).
 
-
-def _has_marker(path: Path) -> bool:
+    Raises:
+        DocsError: It is a link (whatever it points to), not a regular file, or written by
+            hand and ``force`` is False.
+    """
+    shown = display_link(path)
     try:
-        with path.open("rb") as file:
-            first = file.readline(4096)
+        status = os.lstat(path)
+    except FileNotFoundError:
+        return "absent"
+    except OSError as error:
+        raise DocsError(shown, f"cannot read: {error.strerror or error}") from error
+    if stat.S_ISLNK(status.st_mode):
+        target = os.readlink(path)
+        raise DocsError(
+            shown,
+            f"is a link (to {target}); formicary docs writes no file through a link: "
+            "remove the link and run it again",
+        )
+    if not stat.S_ISREG(status.st_mode):
+        raise DocsError(shown, "is not a regular file")
+    if (_read_head(path) or b"").startswith(MARKER_PREFIX.encode()):
+        return "generated"
+    if not force:
+        raise DocsError(
+            shown,
+            "was not generated by formicary (no marker line); "
+            "--force moves it aside to a .bak file and writes the generated one",
+        )
+    return "hand-written"
+
+
+def _read_bytes(path: Path, limit: int = -1) -> bytes | None:
+    """Up to ``limit`` bytes (all with -1) of the regular file at ``path``, never through a
+    link (``O_NOFOLLOW``) nor from a FIFO or device (``O_NONBLOCK``, then checked); None
+    when there is no such file."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        handle = os.open(path, flags)
     except OSError:
-        return False
-    return first.startswith(MARKER_PREFIX.encode())
+        return None
+    with os.fdopen(handle, "rb") as file:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            return None
+        return file.read(limit)
+
+
+def _read_head(path: Path) -> bytes | None:
+    """The start of the file at ``path`` (enough for the marker line)."""
+    return _read_bytes(path, 4096)
 
 
 def _read_text(path: Path) -> str | None:
+    data = _read_bytes(path)
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        return None if data is None else data.decode("utf-8")
+    except UnicodeDecodeError:
         return None
 
 
+def _move_aside(path: Path) -> Path:
+    """Rename the hand-written file at ``path`` to the first free ``NAME.bak``,
+    ``NAME.bak.1``...; the backup's path. A hard link then an unlink, so an existing backup
+    is never replaced (a rename would replace it, had it appeared since it was looked for).
+    """
+    for number in range(BACKUPS):
+        backup = path.with_name(f"{path.name}.bak" + (f".{number}" if number else ""))
+        try:
+            os.link(path, backup, follow_symlinks=False)
+        except FileExistsError:
+            continue
+        except OSError:  # a file system without hard links: rename if the name is free
+            if os.path.lexists(backup):
+                continue
+            os.rename(path, backup)
+            return backup
+        os.unlink(path)
+        return backup
+    raise DocsError(display_link(path), f"cannot move it aside: {BACKUPS} backups exist")
+
+
 def _write_atomically(path: Path, text: str) -> None:
-    """Write through a temporary file in the same folder, then rename it over ``path``: a
-    reader never sees half a file, and the rename replaces ``path`` itself, never a file a
-    link at ``path`` might point to."""
+    """Write through a new temporary file in the same folder (created exclusively, with
+    ``O_NOFOLLOW``), then rename it over ``path``: a reader never sees half a file, and the
+    rename replaces the name ``path``, never a file a link there points to, even a link
+    made since ``path`` was checked. Just before the rename ``path`` is checked again, so a
+    link or a hand-written file that appeared meanwhile is refused, not replaced.
+    """
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as file:
             file.write(text)
-        os.chmod(temporary, 0o644)
+            os.fchmod(file.fileno(), 0o644)
+        _target_kind(path, force=False)  # raises for a link or a hand-written file
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -500,7 +579,7 @@ def _declared_pools(spec: ProjectSpec) -> Sequence[str] | None:
     try:
         text = (spec.root / spec.file.name).read_text(encoding="utf-8")
         document = tomllib.loads(text)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):  # changed since loaded
         return None
     pools = document.get("resources", {})
     return list(pools) if isinstance(pools, dict) else None

@@ -102,7 +102,7 @@ class UnknownTaskError(FormicaryError, LookupError):
 
 class DocsError(FormicaryError, ValueError):
     """Generated documentation may not be written where asked: the file there was written by
-    hand (no marker line), or the path leads outside the project folder."""
+    hand (no marker line), it is a symbolic link, or it leads outside the project folder."""
 
     def __init__(self, path: object, reason: str) -> None:
         self.path = path

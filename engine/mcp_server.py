@@ -3,6 +3,9 @@
 Sessions started through the server run in this process, persisted in the workspace's store,
 so a dashboard on the same workspace shows them like any other. When the client goes away,
 whatever the server still runs is cancelled and its processes ended.
+
+The server names itself ``formicary`` with the package's version in ``serverInfo``, and lists
+each tool with its annotations (:attr:`engine.mcp_tools.McpTool.annotations`).
 """
 
 from __future__ import annotations
@@ -22,10 +25,26 @@ from engine.orchestration import OrchestrationEngine
 SERVER_NAME = "formicary"
 
 
-def build_server(context: ToolContext) -> Server[Any]:
-    """An MCP server whose tools act on ``context``'s workspace."""
+def server_version() -> str:
+    """formicary's installed version (``unknown`` when it runs uninstalled)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("formicary")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def build_server(context: ToolContext, version: str | None = None) -> Server[Any]:
+    """An MCP server whose tools act on ``context``'s workspace, reporting ``version``
+    (the installed package's when None) in its ``serverInfo``."""
     tools = [
-        types.Tool(name=tool.name, description=tool.description, input_schema=tool.input_schema)
+        types.Tool(
+            name=tool.name,
+            description=tool.description,
+            input_schema=dict(tool.input_schema),
+            annotations=types.ToolAnnotations.model_validate(dict(tool.annotations)),
+        )
         for tool in get_mcp_tools()
     ]
 
@@ -42,7 +61,12 @@ def build_server(context: ToolContext) -> Server[Any]:
             is_error="error" in result,
         )
 
-    return Server(SERVER_NAME, on_list_tools=list_tools, on_call_tool=call_tool)
+    return Server(
+        SERVER_NAME,
+        version=version if version is not None else server_version(),
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+    )
 
 
 def serve(workspace: Path) -> None:

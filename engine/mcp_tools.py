@@ -1,8 +1,12 @@
 """MCP tools: what an AI agent may do with a workspace, each with a JSON Schema.
 
-Every tool takes and returns plain JSON. A failure is ``{"error": {"code", "message"}}``,
-never a traceback. Tools name projects, workflows, sessions and tasks; none takes a command
-or a path, so an agent can only run tasks defined in the workspace's own files.
+Every tool takes and returns plain JSON. A failure is ``{"error": {"code", "message"}}``
+(with ``data`` when there are details), never a traceback. Tools name projects, workflows,
+sessions and tasks; none takes a command or a path, so an agent can only run tasks defined in
+the workspace's own files, and only as they are defined now: a call that would start a task of
+an existing session whose stored definition differs from the workspace's answers
+``definition_changed`` instead (:mod:`engine.definition_drift`). The argument schemas, their
+checker and the tools' annotations live in :mod:`engine.mcp_schema`.
 """
 
 from __future__ import annotations
@@ -14,6 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.definition_drift import (
+    ADOPTING_ACTIONS,
+    STARTING_ACTIONS,
+    DefinitionChangedError,
+    definition_drift,
+    session_drift,
+    tasks_started_by,
+)
 from engine.errors import (
     DefinitionError,
     DocsError,
@@ -25,10 +37,35 @@ from engine.errors import (
     UnknownWorkflowError,
     UsageError,
 )
-from engine.model import OrchestrationSession, ProjectType
+from engine.mcp_schema import (
+    MAX_COUNT,
+    MAX_PARALLEL,
+    READ_ONLY,
+    SESSION,
+    STR,
+    TASK,
+    ToolError,
+    check_arguments,
+    hints,
+    integer,
+    schema,
+)
+from engine.model import OrchestrationSession, ProjectType, SessionStatus
 from engine.orchestration import OrchestrationEngine
 from engine.project_manager import ProjectManager
 from engine.specs import ProjectSpec, WorkflowSpec
+from engine.store import Store
+
+__all__ = [
+    "McpTool",
+    "ToolContext",
+    "ToolError",
+    "check_arguments",
+    "context_for",
+    "execute_mcp_tool",
+    "get_mcp_tool_definitions",
+    "get_mcp_tools",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,21 +74,13 @@ _ERROR_CODES: tuple[tuple[type[Exception], str], ...] = (
     (UnknownWorkflowError, "unknown_workflow"),
     (UnknownSessionError, "unknown_session"),
     (UnknownTaskError, "unknown_task"),
+    (DefinitionChangedError, "definition_changed"),
     (DefinitionError, "invalid_definition"),
     (TransitionError, "invalid_state"),
     (DocsError, "refused"),
     (UsageError, "invalid_request"),
     (FormicaryError, "error"),
 )
-
-
-class ToolError(Exception):
-    """A tool's structured failure."""
-
-    def __init__(self, code: str, message: str) -> None:
-        self.code = code
-        self.message = message
-        super().__init__(message)
 
 
 class ToolContext:
@@ -93,12 +122,14 @@ Handler = Callable[[ToolContext, dict[str, Any]], Any]
 
 @dataclass(frozen=True, slots=True)
 class McpTool:
-    """One tool: its name, what it does, the JSON Schema of its arguments, its handler."""
+    """One tool: its name, what it does, the JSON Schema of its arguments, its handler, and
+    its MCP annotations (``readOnlyHint``… see :func:`engine.mcp_schema.hints`)."""
 
     name: str
     description: str
     input_schema: Mapping[str, Any]
     handler: Handler
+    annotations: Mapping[str, bool]
 
     def definition(self) -> dict[str, Any]:
         """The tool as MCP's ``tools/list`` describes it."""
@@ -106,21 +137,8 @@ class McpTool:
             "name": self.name,
             "description": self.description,
             "inputSchema": dict(self.input_schema),
+            "annotations": dict(self.annotations),
         }
-
-
-def _schema(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": list(required),
-        "additionalProperties": False,
-    }
-
-
-_STR = {"type": "string", "minLength": 1}
-_SESSION = {"type": ["string", "integer"], "description": "session id"}
-_TASK = {**_STR, "description": "task name"}
 
 
 # -- handlers --------------------------------------------------------------------------
@@ -265,11 +283,51 @@ def _control(action: str, *, with_task: bool) -> Handler:
         if action == "retry" and task is None:
             chosen = "retry_failed"
         extra = {"stop_processes": True} if args.get("stop_processes") else {}
+        _refuse_changed_definitions(ctx, args["session_id"], chosen, task)
         outcome = ctx.engine.control(args["session_id"], chosen, task, **extra)
         return {"session_id": str(args["session_id"]), "action": chosen, "task": task,
                 "outcome": outcome}  # fmt: skip
 
     return handler
+
+
+def _refuse_changed_definitions(
+    ctx: ToolContext, session_id: str | int, action: str, task: str | None
+) -> None:
+    """Refuse a call that would start a task whose stored definition (the one the session
+    runs) differs from the workspace's current one.
+
+    Raises:
+        DefinitionChangedError: Naming each such task with both commands.
+        UnknownSessionError, UnknownTaskError.
+    """
+    session = ctx.engine.get_session(session_id)
+    # Adopting a session that had not ended continues it: whatever waits runs too (a cancel
+    # of the whole session, though, ends all of it at once).
+    adopting = (
+        session.status is SessionStatus.ORPHANED
+        and action in ADOPTING_ACTIONS
+        and not (action == "cancel" and task is None)
+    )
+    if action not in STARTING_ACTIONS and not adopting:
+        return
+    handle = ctx.engine.handle(session.id)
+    if handle is not None:  # this server runs it: the specs it runs are at hand
+        project, workflow = handle.scheduler.project, handle.scheduler.workflow
+        states = {found["name"]: found["state"] for found in ctx.engine.tasks(session.id)}
+        names = tasks_started_by(workflow, states, action, task)
+        drift = definition_drift(ctx.workspace, project, workflow.name, names,
+                                 current=ctx.engine.load()) if names else []  # fmt: skip
+    else:
+        store = Store.for_workspace(ctx.workspace, create=False)
+        try:
+            record = store.session(session.id)
+            drift = session_drift(ctx.workspace, store, record, action, task,
+                                  adopting=adopting, current=ctx.engine.load())  # fmt: skip
+        finally:
+            store.close()
+    if drift:
+        raise DefinitionChangedError(session.id, drift)
 
 
 def _create_project(ctx: ToolContext, args: dict[str, Any]) -> Any:
@@ -290,7 +348,7 @@ def _generate_docs(ctx: ToolContext, args: dict[str, Any]) -> Any:
     spec = ctx.project(args["project"])
     generator = DocumentationGenerator(ctx.workspace)
     if args.get("write", True):
-        written = generator.generate(spec, force=args.get("force", False))
+        written = generator.generate(spec)
         return {"project": spec.name, "written": [str(path) for path in written]}
     return {"project": spec.name, "files": generator.render(spec)}
 
@@ -299,115 +357,129 @@ TOOLS: tuple[McpTool, ...] = (
     McpTool(
         "list_projects",
         "List the workspace's projects and their workflows.",
-        _schema({}),
+        schema({}),
         _list_projects,
+        READ_ONLY,
     ),
     McpTool(
         "list_workflows",
         "List workflows (of one project, or of all) with their parameters.",
-        _schema({"project": _STR}),
+        schema({"project": STR}),
         _list_workflows,
+        READ_ONLY,
     ),
     McpTool(
         "describe_workflow",
         "Describe a workflow: its tasks, commands, dependencies, retries, timeouts, pools.",
-        _schema({"project": _STR, "workflow": _STR}, ("project",)),
+        schema({"project": STR, "workflow": STR}, ("project",)),
         _describe_workflow,
+        READ_ONLY,
     ),
     McpTool(
         "validate_workspace",
         "Check every definition file; list each problem with file, line and key path.",
-        _schema({}),
+        schema({}),
         _validate_workspace,
+        READ_ONLY,
     ),
     McpTool(
         "start_workflow",
         "Start a workflow defined in the workspace; returns its session id at once.",
-        _schema(
+        schema(
             {
-                "project": _STR,
-                "workflow": _STR,
+                "project": STR,
+                "workflow": STR,
                 "params": {
                     "type": "object",
                     "additionalProperties": {"type": ["string", "number", "integer", "boolean"]},
                 },
-                "max_parallel": {"type": "integer", "minimum": 1},
+                "max_parallel": integer(1, MAX_PARALLEL, "most tasks running at once"),
             },
             ("project",),
         ),
         _start_workflow,
+        hints(),
     ),
     McpTool(
         "list_sessions",
         "List recorded sessions, newest first (any process's, including the dashboard's).",
-        _schema({"project": _STR, "limit": {"type": "integer", "minimum": 1, "maximum": 1000}}),
+        schema({"project": STR, "limit": integer(1, 1000, "most sessions listed")}),
         _list_sessions,
+        READ_ONLY,
     ),
     McpTool(
         "get_session_status",
         "A session's status, counts by state, and every task's state, attempts and exit code.",
-        _schema({"session_id": _SESSION}, ("session_id",)),
+        schema({"session_id": SESSION}, ("session_id",)),
         _get_session_status,
+        READ_ONLY,
     ),
     McpTool(
         "get_task_logs",
         "The last lines of a task's log (its latest attempt unless one is named).",
-        _schema(
+        schema(
             {
-                "session_id": _SESSION,
-                "task": _TASK,
-                "attempt": {"type": "integer", "minimum": 1},
-                "lines": {"type": "integer", "minimum": 1, "maximum": 5000},
+                "session_id": SESSION,
+                "task": TASK,
+                "attempt": integer(1, MAX_COUNT, "attempt number (default: the latest)"),
+                "lines": integer(1, 5000, "lines from the end (default 50)"),
             },
             ("session_id", "task"),
         ),
         _get_task_logs,
+        READ_ONLY,
     ),
     McpTool(
         "retry_task",
-        "Run a failed, cancelled or blocked task again (no task: every failed one).",
-        _schema({"session_id": _SESSION, "task": _TASK}, ("session_id",)),
+        "Run a failed, cancelled or blocked task again (no task: every failed one); refused "
+        "(definition_changed) when the workspace now defines a task it would run differently.",
+        schema({"session_id": SESSION, "task": TASK}, ("session_id",)),
         _control("retry", with_task=True),
+        hints(),
     ),
     McpTool(
         "cancel_task",
         "Cancel a task, ending its processes (no task: the whole session).",
-        _schema({"session_id": _SESSION, "task": _TASK}, ("session_id",)),
+        schema({"session_id": SESSION, "task": TASK}, ("session_id",)),
         _control("cancel", with_task=True),
+        hints(destructive=True, idempotent=True),
     ),
     McpTool(
         "pause_session",
         "Stop dispatching new tasks (stop_processes: also SIGSTOP running ones).",
-        _schema({"session_id": _SESSION, "stop_processes": {"type": "boolean"}}, ("session_id",)),
+        schema({"session_id": SESSION, "stop_processes": {"type": "boolean"}}, ("session_id",)),
         _control("pause", with_task=False),
+        hints(idempotent=True),
     ),
     McpTool(
         "resume_session",
-        "Dispatch again after a pause (stopped processes continue).",
-        _schema({"session_id": _SESSION}, ("session_id",)),
+        "Dispatch again after a pause (stopped processes continue); refused "
+        "(definition_changed) when the workspace now defines a waiting task differently.",
+        schema({"session_id": SESSION}, ("session_id",)),
         _control("resume", with_task=False),
+        hints(idempotent=True),
     ),
     McpTool(
         "create_project",
         "Write a new runnable project into the workspace from a template.",
-        _schema(
+        schema(
             {
-                "name": _STR,
+                "name": STR,
                 "description": {"type": "string"},
                 "template": {"type": "string", "enum": [kind.value for kind in ProjectType]},
             },
             ("name",),
         ),
         _create_project,
+        hints(idempotent=True),
     ),
     McpTool(
         "generate_docs",
-        "Write README.md and AGENTS.md for a project (write=false: return them instead).",
-        _schema(
-            {"project": _STR, "force": {"type": "boolean"}, "write": {"type": "boolean"}},
-            ("project",),
-        ),
+        "Write README.md and AGENTS.md for a project (write=false: return them instead); "
+        "never over a file it did not write.",
+        schema({"project": STR, "write": {"type": "boolean"}}, ("project",)),
         _generate_docs,
+        hints(destructive=True, idempotent=True),
     ),
 )
 _BY_NAME = {tool.name: tool for tool in TOOLS}
@@ -467,69 +539,17 @@ def execute_mcp_tool(
         ctx = context or context_for(workspace)
         return tool.handler(ctx, args)
     except ToolError as error:
-        return _error(error.code, error.message)
+        return _error(error.code, error.message, error.data)
     except Exception as error:
         for kind, code in _ERROR_CODES:
             if isinstance(error, kind):
-                return _error(code, str(error))
+                return _error(code, str(error), getattr(error, "data", None))
         log.exception("tool %s failed", name)
         return _error("internal_error", f"{type(error).__name__}: {error}")
 
 
-def _error(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
-
-
-# -- argument checking -----------------------------------------------------------------
-
-_TYPES: dict[str, Callable[[Any], bool]] = {
-    "string": lambda v: isinstance(v, str),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    "boolean": lambda v: isinstance(v, bool),
-    "object": lambda v: isinstance(v, dict),
-}
-
-
-def check_arguments(schema: Mapping[str, Any], args: Mapping[str, Any], at: str = "") -> None:
-    """Check ``args`` against the subset of JSON Schema the tools use.
-
-    Raises:
-        ToolError: ``invalid_arguments``, naming the argument at fault.
-    """
-    if not isinstance(args, Mapping):
-        raise ToolError("invalid_arguments", f"{at or 'arguments'}: must be an object")
-    properties: Mapping[str, Any] = schema.get("properties", {})
-    for key in schema.get("required", ()):
-        if key not in args:
-            raise ToolError("invalid_arguments", f"{at}{key}: required")
-    extra = schema.get("additionalProperties", True)
-    for key, value in args.items():
-        where = f"{at}{key}"
-        if key in properties:
-            _check_value(properties[key], value, where)
-        elif extra is False:
-            known = ", ".join(properties) or "none"
-            raise ToolError("invalid_arguments", f"{where}: unknown argument (known: {known})")
-        elif isinstance(extra, Mapping):
-            _check_value(extra, value, where)
-
-
-def _check_value(schema: Mapping[str, Any], value: Any, where: str) -> None:
-    wanted = schema.get("type")
-    if wanted is not None:
-        kinds = [wanted] if isinstance(wanted, str) else list(wanted)
-        if not any(_TYPES[kind](value) for kind in kinds):
-            raise ToolError("invalid_arguments", f"{where}: must be {' or '.join(kinds)}")
-    if "enum" in schema and value not in schema["enum"]:
-        choices = ", ".join(str(choice) for choice in schema["enum"])
-        raise ToolError("invalid_arguments", f"{where}: must be one of {choices}")
-    if isinstance(value, str) and len(value) < schema.get("minLength", 0):
-        raise ToolError("invalid_arguments", f"{where}: must not be empty")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            raise ToolError("invalid_arguments", f"{where}: must be at least {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            raise ToolError("invalid_arguments", f"{where}: must be at most {schema['maximum']}")
-    if isinstance(value, dict) and schema.get("type") == "object":
-        check_arguments(schema, value, f"{where}.")
+def _error(code: str, message: str, data: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data:
+        error["data"] = dict(data)
+    return {"error": error}

@@ -1,18 +1,19 @@
 """Workflow parameters: ``{name}`` placeholders in commands, their values, and overrides.
 
 A placeholder is ``{identifier}`` not preceded by ``$`` (so the shell's ``${HOME}`` is left
-alone); ``{{`` and ``}}`` stand for literal braces. Values substituted into shell commands are
-shell-quoted, so a parameter can never inject a command.
+alone); ``{{`` and ``}}`` stand for literal braces. Values are never pasted into a shell
+command: :mod:`engine.shell_params` passes them as environment variables, so a parameter can
+never inject a command. Here they are substituted as text, into a callable's arguments.
 """
 
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from engine.errors import UsageError
+from engine.shell_params import check_value
 
 ParamValue = str | int | float | bool
 
@@ -37,13 +38,12 @@ def format_value(value: ParamValue) -> str:
     return str(value)
 
 
-def render(template: str, values: Mapping[str, ParamValue], *, quote: bool = True) -> str:
-    """Substitute ``values`` into ``template``.
+def render(template: str, values: Mapping[str, ParamValue]) -> str:
+    """Substitute ``values`` into ``template`` as text (never for shell commands).
 
     Args:
         template: Text with ``{name}`` placeholders.
         values: A value for every placeholder.
-        quote: Shell-quote each value (for ``run`` commands).
 
     Raises:
         KeyError: A placeholder has no value (the loader makes this impossible for specs).
@@ -55,8 +55,7 @@ def render(template: str, values: Mapping[str, ParamValue], *, quote: bool = Tru
         name = match.group(1)
         if name is None:
             return match.group(0)[0]
-        text = format_value(values[name])
-        return shlex.quote(text) if quote else text
+        return format_value(values[name])
 
     return _TOKEN.sub(substitute, template)
 
@@ -64,7 +63,7 @@ def render(template: str, values: Mapping[str, ParamValue], *, quote: bool = Tru
 def render_args(args: Mapping[str, Any], values: Mapping[str, ParamValue]) -> dict[str, Any]:
     """Substitute parameters into the string values of a callable's arguments (unquoted)."""
     return {
-        key: render(value, values, quote=False) if isinstance(value, str) else value
+        key: render(value, values) if isinstance(value, str) else value
         for key, value in args.items()
     }
 
@@ -101,6 +100,9 @@ def resolve(
             known = ", ".join(sorted(declared)) or "none"
             raise UsageError(f"--param {name}: unknown parameter (parameters: {known})")
         result[name] = _coerce(name, raw, declared[name])
+    for name, value in result.items():
+        if isinstance(value, str):
+            check_value(name, value)
     return result
 
 

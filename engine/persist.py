@@ -29,6 +29,7 @@ from typing import Any
 
 from engine.event_codec import encode_fields
 from engine.events import Event, EventBus
+from engine.private_files import prepare_session_logs
 from engine.store import Command, this_host
 from engine.writer_link import WriterLink
 
@@ -74,6 +75,9 @@ class Persister:
         self._changed = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self.errors = 0
+        # Made here, before the scheduler starts and makes it with the umask's mode: the
+        # logs of a persisted session are as private as its store.
+        prepare_session_logs(path, session_id)
         self._link = WriterLink.acquire(path, self)
         self._link.send(
             ("open", session_id, list(tasks), list(tasks.values()), os.getpid(), this_host())

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from engine import host_env
 from engine.control import SessionHandle
 from engine.errors import UsageError
 from engine.events import EventBus
@@ -137,6 +138,9 @@ def start_session(
             :func:`executors_for`).
     """
     values = resolve(workflow.params, params or {})
+    for name, spec in workflow.tasks.items():
+        if spec.env:  # a missing host variable stops the session before it is recorded
+            host_env.resolve(spec.env, os.environ, task=name)
     kind = executor or workflow.executor
     if scheduler is not None and executor is None:
         kind = "dask"

@@ -26,9 +26,10 @@ from typing import Any
 from engine.control_calls import ControlCalls
 from engine.errors import TransitionError, UnknownTaskError
 from engine.events import EventBus, EventKind
-from engine.executors import Executor, ExitStatus, Job
+from engine.executors import Executor, ExitStatus
+from engine.jobs import JobBuilder
 from engine.model import AttemptOutcome, SessionStatus, TaskResult, TaskStatus
-from engine.params import render, render_args
+from engine.private_files import private_dir
 from engine.ready_queue import ReadyQueue
 from engine.resources import ResourcePools, TreeSample, UsageMonitor, sample_data
 from engine.specs import ProjectSpec, WorkflowSpec
@@ -93,7 +94,6 @@ class Scheduler(ControlCalls):
         self.params = dict(params)
         self.bus = bus
         self.log_dir = log_dir
-        self._log_dir_text = str(log_dir)
         self.max_parallel = max_parallel or workflow.max_parallel or default_max_parallel()
         self.status = SessionStatus.CREATED
         self.started_at: float | None = None
@@ -117,15 +117,7 @@ class Scheduler(ControlCalls):
         self._dispatch_scheduled = False
         self._finished = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        # The engine's environment is read once: decoding os.environ on every spawn cost
-        # more than the spawn's own bookkeeping.
-        self._env_base = {
-            **os.environ,
-            "FORMICARY_SESSION": session_id,
-            "FORMICARY_WORKFLOW": workflow.name,
-            "FORMICARY_PROJECT": project.name,
-            "FORMICARY_PROJECT_DIR": str(project.root),
-        }
+        self._jobs = JobBuilder(session_id, project, workflow, self.params, log_dir)
         self._monitor = (
             UsageMonitor(self._running_pids, self._bookings, self._on_sample, monitor_interval)
             if monitor_interval
@@ -169,7 +161,7 @@ class Scheduler(ControlCalls):
         return Path(self._log_file(task, attempt))
 
     def _log_file(self, task: str, attempt: int) -> str:
-        return f"{self._log_dir_text}{os.sep}{task}.{attempt}.log"
+        return self._jobs.log_file(task, attempt)
 
     def waiting_on(self, task: str) -> str:
         """Why ``task`` is not running, in words (empty when it is running or final)."""
@@ -202,7 +194,7 @@ class Scheduler(ControlCalls):
         self._loop = asyncio.get_running_loop()
         self.started_at = time.time()
         self.status = SessionStatus.RUNNING
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.log_dir)
         self.bus.publish(
             self.session_id,
             EventKind.SESSION_STARTED,
@@ -244,7 +236,7 @@ class Scheduler(ControlCalls):
         self._loop = asyncio.get_running_loop()
         self.started_at = time.time()
         self.status = SessionStatus.RUNNING
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.log_dir)
         for name, run in self._runs.items():
             record = restored.get(name)
             if record is not None:
@@ -490,33 +482,8 @@ class Scheduler(ControlCalls):
         self.pools.acquire(spec.resources)
         run.attempts += 1
         number = run.attempts
-        env: dict[str, str] = {}
-        if spec.run is not None:
-            kind, target, args = "shell", render(spec.run, self.params), {}
-            env = {
-                **self._env_base,
-                **spec.env,
-                "FORMICARY_SESSION": self.session_id,
-                "FORMICARY_TASK": spec.name,
-                "FORMICARY_ATTEMPT": str(number),
-            }
-        else:
-            # A callable shares the engine's process and environment; `env` is for commands.
-            kind, target = "python", spec.call or ""
-            args = render_args(spec.args, self.params) if spec.args else {}
-        job = Job(
-            session=self.session_id,
-            task=spec.name,
-            attempt=number,
-            kind=kind,
-            target=target,
-            cwd=self.project.root,
-            log_path=self._log_file(spec.name, number),
-            args=args,
-            env=env,
-            priority=spec.priority.rank,
-            resources=spec.resources,
-        )
+        job = self._jobs.job(spec, number)
+        kind = job.kind
         executor = self._executors[kind]
         attempt = Attempt(number, job, kind == "shell", time.time())
         run.running = attempt

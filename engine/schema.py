@@ -1,7 +1,8 @@
 """The store's schema: tables, forward migrations (``PRAGMA user_version``), connections.
 
 Every connection is in WAL mode with a generous busy timeout, so readers in other processes
-never fail with "database is locked" while the owner writes.
+never fail with "database is locked" while the owner writes. A connection that may write
+first makes the store private to its owner (:func:`engine.private_files.prepare_store`).
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import sqlite3
 from pathlib import Path
 
 from engine.errors import SQLiteTooOldError, StoreVersionError
+from engine.private_files import STATE_DIR as STATE_DIR
+from engine.private_files import prepare_store
 
-STATE_DIR = ".formicary"
 DB_NAME = "state.db"
 BUSY_TIMEOUT_MS = 10_000
 SQLITE_NEEDED = (3, 31, 0)
@@ -252,6 +254,8 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """A connection in WAL mode with a generous busy timeout, migrated to the current schema.
 
     Read-only connections neither create nor migrate; they fail if the file is missing.
+    Others create the store 0700/0600, and tighten one an older formicary left open to
+    others, before SQLite opens it (see :mod:`engine.private_files`).
 
     Raises:
         SQLiteTooOldError: This Python's SQLite cannot hold the current schema.
@@ -268,7 +272,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
             isolation_level=None,
         )
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        prepare_store(path)
         connection = sqlite3.connect(
             path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
         )

@@ -3,14 +3,21 @@
 tomllib/tomli return plain dicts without positions. This module re-reads the text just far
 enough to know where each table header and each ``key = value`` starts, skipping multi-line
 strings and values that span lines. It runs only when a file has problems to report.
+
+Nothing here recurses, so it also finds the line of a file nested too deep for the parser
+(:func:`nesting_line`).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 
 KeyPath = tuple[str, ...]
+_RECORDED_PARTS = 128
+"""Key paths are recorded this many parts deep at most: error paths are far shorter, and
+recording every prefix of a key of thousands of parts would take quadratic time."""
 
 _KEY_PART = re.compile(r'\s*("(?:[^"\\]|\\.)*"|\'[^\']*\'|[A-Za-z0-9_-]+)\s*')
 
@@ -45,6 +52,7 @@ class _Scanner:
 
     def __init__(self) -> None:
         self.depth = 0
+        self.peak = 0
         self.multiline: str | None = None
 
     def feed(self, text: str, start: int = 0) -> None:
@@ -72,6 +80,7 @@ class _Scanner:
                 continue
             if char in "[{":
                 self.depth += 1
+                self.peak = max(self.peak, self.depth)
             elif char in "]}":
                 self.depth = max(0, self.depth - 1)
             i += 1
@@ -92,11 +101,33 @@ class _Scanner:
 def key_lines(text: str) -> dict[KeyPath, int]:
     """Map every table header and key path written in ``text`` to its 1-based line."""
     result: dict[KeyPath, int] = {}
+    for number, path, _ in _lines(text):
+        if path is not None:
+            _record(result, path, number)
+    return result
+
+
+def nesting_line(text: str, limit: int) -> int:
+    """The first line on which tables and arrays nest deeper than ``limit`` (a dotted key's
+    parts each count as a table, and each open ``[`` or ``{`` of a value as a level
+    below its key), or 0 when none does."""
+    for number, _, depth in _lines(text):
+        if depth > limit:
+            return number
+    return 0
+
+
+def _lines(text: str) -> Iterator[tuple[int, KeyPath | None, int]]:
+    """``(line number, key path written on it or None, deepest nesting reached on it)``
+    for every line that is not blank or a comment."""
     table: KeyPath = ()
     scanner = _Scanner()
+    base = 0
     for number, line in enumerate(text.splitlines(), start=1):
+        scanner.peak = scanner.depth
         if scanner.multiline or scanner.depth:
             scanner.feed(line)
+            yield number, None, base + scanner.peak - 1
             continue
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
@@ -108,16 +139,16 @@ def key_lines(text: str) -> dict[KeyPath, int]:
             key = _split_key(inner[:closing].strip()) if closing >= 0 else None
             if key is not None:
                 table = key
-                _record(result, table, number)
+            yield number, key, len(table)
             continue
         equals = _find_equals(line)
         if equals < 0:
             continue
         key = _split_key(line[:equals].strip())
-        if key is not None:
-            _record(result, table + key, number)
+        path = None if key is None else table + key
+        base = len(table) + (len(key) if key else 1)
         scanner.feed(line, equals + 1)
-    return result
+        yield number, path, base + scanner.peak - 1
 
 
 def _find_equals(line: str) -> int:
@@ -135,7 +166,7 @@ def _find_equals(line: str) -> int:
 
 
 def _record(result: dict[KeyPath, int], path: KeyPath, number: int) -> None:
-    for length in range(1, len(path) + 1):
+    for length in range(1, min(len(path), _RECORDED_PARTS) + 1):
         result.setdefault(path[:length], number)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import textwrap
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 from engine.definitions import load_project_file, load_workspace
 from engine.errors import DefinitionError, UsageError
 from engine.model import ProjectType, TaskPriority
-from engine.params import render
+from engine.shell_params import render_command
 from engine.specs import dump_project
 from tests.conftest import SAMPLES, WriteProject
 
@@ -88,11 +87,11 @@ def test_every_sample_project_round_trips(tmp_path: Path) -> None:
         assert issues == [] and again == spec
 
 
-def test_parameters_are_shell_quoted() -> None:
+def test_parameters_travel_in_the_environment() -> None:
     hostile = "2026-01-01; rm -rf / #"
-    command = render("echo {day} {{literal}} ${HOME}", {"day": hostile})
-    assert shlex.split(command)[1] == hostile
-    assert "{literal}" in command and "${HOME}" in command
+    command, env = render_command("echo {day} {{literal}} ${HOME}", {"day": hostile})
+    assert command == 'echo "${FORMICARY_PARAM_day}" {literal} ${HOME}'
+    assert env == {"FORMICARY_PARAM_day": hostile}
 
 
 def check(write_project: WriteProject, text: str) -> list[str]:

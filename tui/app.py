@@ -10,7 +10,13 @@ from textual.app import App
 from textual.binding import Binding
 from textual.command import CommandPalette
 
-from tui.bridge import DefinitionsChanged, EngineBridge, SessionUpdated, StoreChanged
+from tui.bridge import (
+    DefinitionDrift,
+    DefinitionsChanged,
+    EngineBridge,
+    SessionUpdated,
+    StoreChanged,
+)
 from tui.commands import FormicaryCommands
 from tui.crash import CRASH_REASON, QUIT_REASON, write_crash_log
 from tui.glyphs import state_variable_defaults
@@ -83,6 +89,14 @@ class FormicaryApp(App[int]):
         for screen in self.screen_stack:
             if isinstance(screen, MainScreen):
                 screen.session_updated(message.session_id, message.changes)
+
+    def on_definition_drift(self, message: DefinitionDrift) -> None:
+        self.notify(
+            "\n".join(message.notes) + "\nThe definitions recorded with the session run.",
+            title=f"session {message.session_id}: definition changed since it ran",
+            severity="warning",
+            timeout=10,
+        )
 
     def on_definitions_changed(self, message: DefinitionsChanged) -> None:
         if not self.is_running:

@@ -17,6 +17,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ from engine.definitions import DEFINITION_FILE, Workspace, load_workspace, parse
 from engine.diff import describe_changes
 from engine.errors import FormicaryError, UsageError
 from engine.model import SessionStatus, TaskStatus
+from engine.private_files import private_dir
 from engine.schema import STATE_DIR, db_path, state_dir
 from engine.specs import ProjectSpec, WorkflowSpec
 from engine.store import ORPHAN_AFTER, AttemptRecord, SessionRecord, Store
@@ -65,6 +67,16 @@ class SessionUpdated(Message):
 
 class StoreChanged(Message):
     """The store changed on disk (a session started, advanced or ended somewhere)."""
+
+
+class DefinitionDrift(Message):
+    """A control call is about to run tasks whose definition changed since the session ran:
+    the stored definitions run (a session is reproducible), and the person is told."""
+
+    def __init__(self, session_id: str, notes: list[str]) -> None:
+        self.session_id = session_id
+        self.notes = notes
+        super().__init__()
 
 
 class DefinitionsChanged(Message):
@@ -207,7 +219,7 @@ class EngineBridge:
         from watchfiles import awatch
 
         folder = state_dir(self.root)
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
         try:
             async for _ in awatch(
                 folder,
@@ -341,6 +353,7 @@ class EngineBridge:
             FormicaryError: The call is not allowed (unknown task, wrong state...).
         """
         handle = watched.handle
+        await self._note_drift(watched.session_id, action, task, adopting=adopt)
         if handle is not None:
             if handle.finished and action not in ("retry", "retry_failed"):
                 raise UsageError(f"session {handle.session_id} already ended: {handle.status}")
@@ -357,6 +370,33 @@ class EngineBridge:
         await self.read(check_adoptable_call, self.store, record, action, task)
         adopted = self.adopt(watched.session_id)
         return adopted, await adopted.control(action, task, **args)
+
+    async def _note_drift(
+        self, session_id: str, action: str, task: str | None, *, adopting: bool
+    ) -> None:
+        """Post :class:`DefinitionDrift` when the call would run changed definitions."""
+        from engine.definition_drift import session_drift
+
+        if action not in ("retry", "retry_failed", "resume") and not adopting:
+            return
+        try:
+            record = await self.read(self.store.session, session_id)
+            drift = await self.read(
+                partial(
+                    session_drift,
+                    self.root,
+                    self.store,
+                    record,
+                    action,
+                    task,
+                    adopting=adopting,
+                    current=self._workspace,
+                )
+            )
+        except FormicaryError:
+            return  # the call itself says what is wrong
+        if drift:
+            self._post(DefinitionDrift(session_id, [item.describe() for item in drift]))
 
     def adopt(self, session_id: str | None) -> WatchedSession:
         """Take over an orphaned session and run it here."""

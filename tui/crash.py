@@ -8,6 +8,7 @@ import time
 import traceback
 from pathlib import Path
 
+from engine.private_files import private_dir, private_opener
 from engine.schema import state_dir
 
 CRASH_REASON = "cancelled: the dashboard crashed"
@@ -28,9 +29,10 @@ def write_crash_log(workspace: Path, error: BaseException) -> Path:
     header = f"formicary dashboard crash, {time.strftime('%Y-%m-%d %H:%M:%S')}\n\n"
     for folder in (state_dir(workspace) / "logs", Path(tempfile.gettempdir())):
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            private_dir(folder)
             path = folder / f"dashboard-crash-{stamp}.log"
-            path.write_text(header + text, encoding="utf-8")
+            with open(path, "w", encoding="utf-8", opener=private_opener) as file:
+                file.write(header + text)
             return path
         except OSError:
             continue

@@ -4,13 +4,13 @@ subscribers, and the whole group ended when the attempt stops for any reason."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from collections.abc import Callable, Coroutine
 from typing import Any, BinaryIO, TypeVar
 
 from engine.executors import ExitStatus, Job, OutputSink
 from engine.executors.child import Child, start_child
+from engine.private_files import open_private_log
 from engine.processes import DEFAULT_GRACE, terminate_group
 
 T = TypeVar("T")
@@ -79,7 +79,8 @@ class LocalExecutor:
 
 class _LazyLog:
     """The attempt's log file, created when the first output arrives: a silent task costs
-    no file (creating one costs about as much as starting the process)."""
+    no file (creating one costs about as much as starting the process). The Dask executor
+    writes its attempts' logs with it too."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -87,11 +88,8 @@ class _LazyLog:
 
     def write(self, data: bytes) -> None:
         if self._file is None:
-            try:
-                self._file = open(self.path, "ab", buffering=0)  # noqa: SIM115
-            except FileNotFoundError:
-                os.makedirs(os.path.dirname(self.path), exist_ok=True)
-                self._file = open(self.path, "ab", buffering=0)  # noqa: SIM115
+            # Private (0600, in a 0700 folder): a task's output may hold its secrets.
+            self._file = open_private_log(self.path)
         self._file.write(data)
 
     def close(self) -> None:

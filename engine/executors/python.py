@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from engine.executors import ExitStatus, Job, OutputSink
+from engine.private_files import private_dir, private_opener
 
 _current_sink: contextvars.ContextVar[_AttemptOutput | None] = contextvars.ContextVar(
     "formicary_attempt_output", default=None
@@ -46,8 +47,10 @@ class _AttemptOutput:
     def write(self, text: str) -> None:
         with self._lock:
             if self._file is None:
-                os.makedirs(os.path.dirname(self._log_path), exist_ok=True)
-                self._file = open(self._log_path, "a", encoding="utf-8")  # noqa: SIM115
+                private_dir(os.path.dirname(self._log_path))
+                self._file = open(  # noqa: SIM115
+                    self._log_path, "a", encoding="utf-8", opener=private_opener
+                )
             self._file.write(text)
             self._file.flush()
             lines = (self._partial + text).split("\n")

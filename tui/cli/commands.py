@@ -1,13 +1,23 @@
 """Every subcommand's arguments, in one light module: building the parser imports no engine
 or UI code, so ``formicary status`` pays only for what ``status`` uses. Handlers are named
-``"module:function"`` and imported when their command runs."""
+``"module:function"`` and imported when their command runs.
+
+Every integer argument has a range, named in its help; a value outside it (or no integer
+at all) ends the command at once with one line naming the argument, exit 2, before
+anything reaches the engine or the store (:class:`BoundedInt`).
+"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import Any
 
+from engine.limits import MAX_COUNT, MAX_PARALLEL, MAX_SESSION_ID
 from engine.states import ProjectType
+
+EXIT_USAGE = 2
+SESSION_HELP = f"a session number, 1 to {MAX_SESSION_ID} (formicary sessions lists them)"
 
 TASK_ACTIONS = {
     "retry": "run a failed, cancelled or blocked task again (with no TASK: every failed one)",
@@ -16,6 +26,72 @@ TASK_ACTIONS = {
     "hold": "keep a task from running (a running one is stopped)",
     "release": "let a held task run again",
 }
+
+
+class BoundedInt(argparse.Action):
+    """An integer argument in ``[low, high]``: anything else is one line naming the
+    argument, and exit 2 (argparse's own refusal prints the usage too).
+
+    With ``words=True`` (session numbers) a word that is no integer is kept as it was
+    given, for the store to call it an unknown session; only integers out of range are
+    refused. Python refuses to read integers of more than 4300 digits: those are out of
+    range too.
+    """
+
+    def __init__(
+        self,
+        option_strings: Sequence[str],
+        dest: str,
+        *,
+        low: int,
+        high: int,
+        words: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(option_strings, dest, **kwargs)
+        self.low = low
+        self.high = high
+        self.words = words
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if values is None:  # an optional positional that was not given
+            setattr(namespace, self.dest, None)
+            return
+        text = str(values)
+        try:
+            number = int(text)
+        except ValueError:
+            number = None
+        if number is not None and self.low <= number <= self.high:
+            setattr(namespace, self.dest, text if self.words else number)
+            return
+        if number is None and self.words and len(text) < 4300:
+            setattr(namespace, self.dest, text)
+            return
+        name = self.option_strings[-1] if self.option_strings else str(self.metavar)
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        message = f"{name} {shown}: must be an integer from {self.low} to {self.high}"
+        parser.exit(EXIT_USAGE, f"formicary: error: {message}\n")
+
+
+def _session(parser: argparse.ArgumentParser, optional: bool = False) -> None:
+    """Add the SESSION positional (a session number) to ``parser``."""
+    parser.add_argument(
+        "session",
+        metavar="SESSION",
+        nargs="?" if optional else None,
+        action=BoundedInt,
+        low=1,
+        high=MAX_SESSION_ID,
+        words=True,
+        help=SESSION_HELP,
+    )
 
 
 def register_all(subparsers: Any) -> None:
@@ -64,7 +140,15 @@ def _register_run(subparsers: Any) -> None:
         metavar="NAME=VALUE",
         help="override a workflow parameter (repeatable)",
     )
-    parser.add_argument("--max-parallel", type=int, metavar="N", help="override max_parallel")
+    parser.add_argument(
+        "--max-parallel",
+        action=BoundedInt,
+        low=1,
+        high=MAX_PARALLEL,
+        metavar="N",
+        help=f"run at most N tasks at a time, 1 to {MAX_PARALLEL} (overrides the workflow's "
+        "max_parallel)",
+    )
     parser.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
     parser.add_argument(
         "--executor",
@@ -89,13 +173,22 @@ def _register_sessions(subparsers: Any) -> None:
         "session, newest first: status (orphaned when its engine stopped), counts, owner.",
     )
     sessions.add_argument("--json", action="store_true", help="one JSON document")
-    sessions.add_argument("-n", "--limit", type=int, default=50, help="at most N (default 50)")
+    sessions.add_argument(
+        "-n",
+        "--limit",
+        action=BoundedInt,
+        low=0,
+        high=MAX_COUNT,
+        default=50,
+        metavar="N",
+        help=f"the N newest, 0 to {MAX_COUNT} (default 50; 0 lists every session)",
+    )
     sessions.set_defaults(handler="tui.cli.sessions:list_sessions")
 
     status = subparsers.add_parser(
         "status", help="show a session's tasks", description="A row per task of SESSION."
     )
-    status.add_argument("session", metavar="SESSION")
+    _session(status)
     status.add_argument(
         "--json",
         action="store_true",
@@ -111,9 +204,17 @@ def _register_sessions(subparsers: Any) -> None:
         "(its latest attempt unless --attempt); -f follows it while it runs. Without TASK, "
         "list every task's attempts: state, exit code, log file and its size.",
     )
-    logs.add_argument("session", metavar="SESSION")
+    _session(logs)
     logs.add_argument("task", metavar="TASK", nargs="?")
-    logs.add_argument("-a", "--attempt", type=int, metavar="N", help="attempt number")
+    logs.add_argument(
+        "-a",
+        "--attempt",
+        action=BoundedInt,
+        low=1,
+        high=MAX_COUNT,
+        metavar="N",
+        help=f"attempt number, 1 to {MAX_COUNT} (default: the latest)",
+    )
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
     logs.set_defaults(handler="tui.cli.sessions:show_logs")
 
@@ -122,7 +223,7 @@ def _register_control(subparsers: Any) -> None:
     """Add the control commands and ``prune``."""
     for action, summary in TASK_ACTIONS.items():
         parser = subparsers.add_parser(action, help=summary, description=summary + ".")
-        parser.add_argument("session", metavar="SESSION")
+        _session(parser)
         optional = action in ("retry", "cancel")
         parser.add_argument("task", metavar="TASK", nargs="?" if optional else None)
         parser.add_argument("--plain", action="store_true", help="plain lines if adopting")
@@ -132,7 +233,7 @@ def _register_control(subparsers: Any) -> None:
         help="stop dispatching new tasks of a session",
         description="Stop dispatching; --stop also stops (SIGSTOP) running processes.",
     )
-    pause.add_argument("session", metavar="SESSION")
+    _session(pause)
     pause.add_argument("--stop", action="store_true", help="stop running processes too")
     pause.set_defaults(handler="tui.cli.control:control", action="pause", task=None)
     resume = subparsers.add_parser(
@@ -142,7 +243,7 @@ def _register_control(subparsers: Any) -> None:
         "adopted by this process: completed tasks are not run again, lost attempts are "
         "retried by their policy. With no SESSION, the most recent orphaned session.",
     )
-    resume.add_argument("session", metavar="SESSION", nargs="?")
+    _session(resume, optional=True)
     resume.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
     resume.set_defaults(handler="tui.cli.control:resume_session", task=None)
     prune = subparsers.add_parser(
@@ -152,7 +253,15 @@ def _register_control(subparsers: Any) -> None:
         "Asks first on a terminal; --yes deletes without asking (needed off a terminal), "
         "--dry-run only lists them. Deleted session numbers are never used again.",
     )
-    prune.add_argument("--keep", type=int, required=True, metavar="N")
+    prune.add_argument(
+        "--keep",
+        action=BoundedInt,
+        low=0,
+        high=MAX_COUNT,
+        required=True,
+        metavar="N",
+        help=f"how many of the newest sessions to keep, 0 to {MAX_COUNT}",
+    )
     prune.add_argument(
         "-y", "--yes", action="store_true", help="delete without asking (needed off a terminal)"
     )
@@ -200,7 +309,10 @@ def _register_docs(subparsers: Any) -> None:
         help="write a project's README.md and AGENTS.md from its definition",
         description="Write README.md (purpose, how to run, each workflow's tasks and graph, "
         "recent runs) and AGENTS.md (CLI, MCP tools and rules for AI agents) into PROJECT's "
-        "folder. A file without the generated-by marker is left alone unless --force.",
+        "folder. A file there without the generated-by marker was written by hand: it is left "
+        "alone, or with --force moved aside to NAME.bak (NAME.bak.1... if that exists) first. "
+        "A README.md or AGENTS.md that is a link is refused, --force or not: nothing is "
+        "written through a link.",
     )
     parser.add_argument("project", metavar="PROJECT", help="a project name or folder")
     parser.add_argument(
@@ -210,7 +322,11 @@ def _register_docs(subparsers: Any) -> None:
         default=argparse.SUPPRESS,
         help="the workspace folder (default: the current folder)",
     )
-    parser.add_argument("--force", action="store_true", help="overwrite hand-written files")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="move hand-written files aside to NAME.bak, then write the generated ones",
+    )
     parser.add_argument("--stdout", action="store_true", help="print instead of writing")
     parser.set_defaults(handler="tui.cli.docs:run")
 

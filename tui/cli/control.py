@@ -3,6 +3,10 @@
 When the session's engine is alive (a ``formicary run`` elsewhere, a dashboard), the call is
 queued for it and this command waits for the outcome. When nobody runs the session any more,
 this process adopts it, applies the call, and runs it in the foreground like ``run``.
+
+Either way the session runs the definitions it stored when it started (reproducibility);
+when the workspace now defines a task it would start differently, a ``note:`` line per such
+task says so (:mod:`engine.definition_drift`).
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ import sys
 from pathlib import Path
 
 from engine.control import attach, run_command
+from engine.definition_drift import session_drift
 from engine.errors import UsageError
 from engine.recovery import adopt, check_adoptable_call, find_orphan
 from engine.runtime import logs_root
-from engine.store import Store
+from engine.store import SessionRecord, Store
 from tui.cli.output import make_console
 from tui.cli.run import follow
 
@@ -42,6 +47,7 @@ def control(args: argparse.Namespace) -> int:
         action = "retry_failed"
     extra = {"stop_processes": True} if getattr(args, "stop", False) else {}
     if record.owner_alive:
+        note_changed_definitions(workspace, session.store, record, action, args.task)
         outcome = session.request(action, args.task, **extra)
         target = f"{action} {args.task}" if args.task else action
         print(f"session {record.id}: {target}: {outcome}")
@@ -53,12 +59,18 @@ def control(args: argparse.Namespace) -> int:
         )
     # Refused calls are refused before adopting: adopting writes to the store.
     check_adoptable_call(session.store, record, action, args.task)
+    note_changed_definitions(
+        workspace, session.store, record, action, args.task, adopting=not record.status.is_final
+    )
     console = make_console()
     plain = getattr(args, "plain", False)
 
     async def adopt_and_apply() -> int:
         handle = adopt(workspace, record, session.store)
-        apply = lambda: run_command(handle, action, args.task, extra)  # noqa: E731
+
+        def apply() -> None:
+            run_command(handle, action, args.task, extra)
+
         return await follow(handle, console, console.is_terminal and not plain, before=apply)
 
     return asyncio.run(adopt_and_apply())
@@ -79,6 +91,7 @@ def resume_session(args: argparse.Namespace) -> int:
                 f"retry its tasks with formicary retry {record.id} [TASK]"
             )
     record = find_orphan(store, args.session)
+    note_changed_definitions(workspace, store, record, "resume", adopting=True)
     console = make_console()
 
     async def adopt_and_follow() -> int:
@@ -87,6 +100,26 @@ def resume_session(args: argparse.Namespace) -> int:
         return await follow(handle, console, console.is_terminal and not args.plain)
 
     return asyncio.run(adopt_and_follow())
+
+
+def note_changed_definitions(
+    workspace: Path,
+    store: Store,
+    record: SessionRecord,
+    action: str,
+    task: str | None = None,
+    *,
+    adopting: bool = False,
+) -> None:
+    """Print one ``note:`` line (on stderr) per task the call may start whose stored
+    definition, which is what runs, differs from the workspace's current one."""
+    verb = "retrying" if action in ("retry", "retry_failed") else "running"
+    for drift in session_drift(workspace, store, record, action, task, adopting=adopting):
+        print(
+            f"note: task {drift.task}'s definition changed since session {record.id} ran; "
+            f"{verb} the stored one: {drift.stored}",
+            file=sys.stderr,
+        )
 
 
 def prune_sessions(args: argparse.Namespace) -> int:

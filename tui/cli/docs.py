@@ -6,12 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from engine.definitions import display_path
 from engine.docs import DOC_FILES, DocumentationGenerator
+from engine.workspace_files import display_link
 
 
 def run(args: argparse.Namespace) -> int:
-    """Generate (or with --stdout print) the project's documents; print what was written."""
+    """Generate (or with --stdout print) the project's documents; print what was written,
+    and which hand-written files --force moved aside first."""
     generator = DocumentationGenerator(Path(args.workspace or "."))
     if args.stdout:
         documents = generator.render(args.project)
@@ -21,9 +22,15 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(text)
         return 0
     spec = generator.project(args.project)
-    written = generator.generate(spec, force=args.force)
+    result = generator.write(spec, force=args.force)
     folder = spec.root.resolve()
     for name in DOC_FILES:
-        path = (folder / name).resolve()
-        print(f"{'wrote' if path in written else 'unchanged'} {display_path(path)}")
+        path = folder / name
+        backup = result.moved.get(path)
+        if backup is not None:
+            print(
+                f"moved {display_link(path)} aside to {display_link(backup)} "
+                "(it had no generated-by marker)"
+            )
+        print(f"{'wrote' if path in result.written else 'unchanged'} {display_link(path)}")
     return 0

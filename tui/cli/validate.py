@@ -46,7 +46,7 @@ def report(target: str) -> int:
     tasks = sum(project.task_count for project in workspace.projects.values())
     workflows_total = sum(len(project.workflows) for project in workspace.projects.values())
     if workspace.issues:
-        files = len(workspace.invalid_files)
+        files = len({issue.file for issue in workspace.issues})
         print(
             f"{len(workspace.issues)} problem(s) in {files} file(s); "
             f"{len(workspace.projects)} valid project(s)",
