@@ -1,6 +1,13 @@
 """formicary's orchestration engine: definitions, DAGs, scheduling, the store, and the public
 API its users know (``WorkflowManager``, ``TaskOrchestrator``, ``ProjectManager``…).
 
+``__all__`` is the public API: the managers, the module-level functions with the seed
+library's signatures (``create_task(name, module, action, **kwargs)``,
+``create_workflow_steps(name, steps)``… see :mod:`engine.api`), every data class and spec
+type those return (``TaskExecution``, ``WorkflowExecution``, ``WorkflowSpec``,
+``ProjectSpec``, ``TaskSpec``, ``Workspace``, ``Event``…), and every error class formicary
+raises on purpose (rooted in ``FormicaryError``).
+
 Names are imported on first use (PEP 562), so ``import engine.model`` by the command line
 does not pay for the scheduler, the store and psutil.
 """
@@ -40,8 +47,40 @@ _EXPORTS: dict[str, str] = {
     "OrchestrationSession": "engine.model",
     "SessionStatus": "engine.model",
     "OrchestrationContext": "engine.model",
+    "AttemptOutcome": "engine.model",
+    "TaskExecution": "engine.task_orchestrator",
+    # specs: what definitions (and workflows built in code) are checked into
+    "ProjectSpec": "engine.specs",
+    "WorkflowSpec": "engine.specs",
+    "TaskSpec": "engine.specs",
+    "Defaults": "engine.specs",
+    "Workspace": "engine.workspace_files",
+    # what other public methods return
+    "SessionHandle": "engine.control",
+    "McpTool": "engine.mcp_tools",
+    "RunHistory": "engine.docs",
+    "RunSummary": "engine.docs",
+    "WriteResult": "engine.docs",
+    # events handed to OrchestrationEngine.add_event_handler's handlers
+    "Event": "engine.events",
+    "EventKind": "engine.events",
+    # errors
+    "FormicaryError": "engine.errors",
+    "DefinitionIssue": "engine.errors",
+    "DefinitionError": "engine.errors",
+    "UsageError": "engine.errors",
+    "UnknownProjectError": "engine.errors",
+    "UnknownWorkflowError": "engine.errors",
+    "UnknownSessionError": "engine.errors",
+    "UnknownTaskError": "engine.errors",
+    "DocsError": "engine.errors",
+    "TransitionError": "engine.errors",
+    "ResourceBusyError": "engine.errors",
+    "StoreVersionError": "engine.errors",
+    "SQLiteTooOldError": "engine.errors",
     # functions
-    "create_workflow_steps": "engine.workflow_manager",
+    "create_workflow_steps": "engine.api",
+    "workflow_steps": "engine.workflow_manager",
     "create_task": "engine.api",
     "create_project": "engine.api",
     "execute_workflow": "engine.api",
@@ -76,6 +115,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from engine.api import (
         create_project,
         create_task,
+        create_workflow_steps,
         execute_task,
         execute_workflow,
         get_orchestration_engine,
@@ -84,9 +124,32 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
         get_task_orchestrator,
         get_workflow_manager,
     )
-    from engine.docs import DocumentationGenerator
-    from engine.mcp_tools import execute_mcp_tool, get_mcp_tool_definitions, get_mcp_tools
+    from engine.control import SessionHandle
+    from engine.docs import DocumentationGenerator, RunHistory, RunSummary, WriteResult
+    from engine.errors import (
+        DefinitionError,
+        DefinitionIssue,
+        DocsError,
+        FormicaryError,
+        ResourceBusyError,
+        SQLiteTooOldError,
+        StoreVersionError,
+        TransitionError,
+        UnknownProjectError,
+        UnknownSessionError,
+        UnknownTaskError,
+        UnknownWorkflowError,
+        UsageError,
+    )
+    from engine.events import Event, EventKind
+    from engine.mcp_tools import (
+        McpTool,
+        execute_mcp_tool,
+        get_mcp_tool_definitions,
+        get_mcp_tools,
+    )
     from engine.model import (
+        AttemptOutcome,
         OrchestrationContext,
         OrchestrationSession,
         Project,
@@ -111,5 +174,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from engine.orchestration import OrchestrationEngine
     from engine.project_manager import ProjectManager
     from engine.resource_manager import ResourceManager
-    from engine.task_orchestrator import TaskOrchestrator
-    from engine.workflow_manager import WorkflowManager, create_workflow_steps
+    from engine.specs import Defaults, ProjectSpec, TaskSpec, WorkflowSpec
+    from engine.task_orchestrator import TaskExecution, TaskOrchestrator
+    from engine.workflow_manager import WorkflowManager, workflow_steps
+    from engine.workspace_files import Workspace

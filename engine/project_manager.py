@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.definitions import Workspace, load_workspace
+from engine.definitions import load_workspace
 from engine.errors import DefinitionIssue, UnknownProjectError, UsageError
 from engine.model import Project, ProjectStatus, ProjectTemplate, ProjectType
 from engine.scaffold import create_project as write_project
 from engine.scaffold import parse_project_type
 from engine.specs import ProjectSpec
 from engine.templates import TEMPLATES
+from engine.workspace_files import Workspace
 
 
 class ProjectManager:
@@ -62,15 +63,19 @@ class ProjectManager:
         self,
         name: str,
         description: str | None = None,
-        template: ProjectType | ProjectTemplate | str = ProjectType.CUSTOM,
+        template: ProjectType | ProjectTemplate | str | None = None,
     ) -> Project:
-        """Write a runnable project ``name`` from ``template`` into the workspace.
+        """Write a runnable project ``name`` from ``template`` (a ProjectType, a template or
+        its name; None: ``custom``) into the workspace. ``description`` replaces the
+        template's when given.
 
         Raises:
             UsageError: Bad name or template, the folder exists, or it would land outside
                 the workspace.
         """
-        if isinstance(template, ProjectTemplate):
+        if template is None:
+            kind = ProjectType.CUSTOM
+        elif isinstance(template, ProjectTemplate):
             kind = template.type
         elif isinstance(template, ProjectType):
             kind = template

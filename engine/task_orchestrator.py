@@ -5,6 +5,10 @@ timeouts, real cancellation, logs and a place in the store and the dashboard). A
 until every task it depends on has completed; if one of them ends any other way, it is
 ``blocked`` and never runs. Its resources are booked from a
 :class:`~engine.resource_manager.ResourceManager` before it starts and released when it ends.
+
+What a task ended with is always a :class:`TaskExecution` (``wait``, ``execute``,
+``get_result``): the attempt's :class:`~engine.model.TaskResult` plus the callable's return
+value as ``result`` and the session the task ran in.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import asyncio
 import contextlib
 import dataclasses
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from engine.definitions import parse_project
 from engine.errors import TransitionError, UnknownTaskError, UsageError
@@ -34,6 +39,30 @@ _ENDED = frozenset(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class TaskExecution(TaskResult):
+    """How a task submitted through the API ended: everything its last attempt's
+    :class:`~engine.model.TaskResult` says, the session it ran in, and ``result``.
+
+    It is a TaskResult (``value``, ``succeeded``, ``exit_code``, ``log_path``… all work), so
+    code written against the results of earlier formicary versions keeps working.
+    """
+
+    session_id: str | None = None
+
+    @property
+    def result(self) -> Any:
+        """What the task's callable returned (the seed library's name for it); None for a
+        shell command, whose output is in the log at ``log_path``."""
+        return self.value
+
+    @classmethod
+    def of(cls, result: TaskResult, session_id: str | None) -> TaskExecution:
+        """``result`` with the session it was recorded in."""
+        values = {item.name: getattr(result, item.name) for item in fields(TaskResult)}
+        return cls(**values, session_id=session_id)
+
+
 @dataclass(eq=False)
 class _Entry:
     """One submitted task; its mutable fields change only on the engine's loop."""
@@ -42,7 +71,7 @@ class _Entry:
     project: ProjectSpec
     workflow: WorkflowSpec
     status: TaskStatus = TaskStatus.PENDING
-    result: TaskResult | None = None
+    result: TaskExecution | None = None
     session_id: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
@@ -103,8 +132,8 @@ class TaskOrchestrator:
         self.engine.thread.call(self._launch, entry)
         return entry.task
 
-    def execute(self, task: Task, timeout: float | None = None) -> TaskResult:
-        """Submit ``task`` and wait for its result.
+    def execute(self, task: Task, timeout: float | None = None) -> TaskExecution:
+        """Submit ``task`` and wait until it has ended.
 
         Raises:
             TimeoutError: It has not ended after ``timeout`` seconds; it is cancelled (its
@@ -118,12 +147,16 @@ class TaskOrchestrator:
             self.wait(task.name, 60.0)
             raise
 
-    def wait(self, name: str, timeout: float | None = None) -> TaskResult:
-        """Block until the task has ended; return its result.
+    def wait(self, task: Task | str, timeout: float | None = None) -> TaskExecution:
+        """Block until the task (a submitted Task, or its name) has ended; return how it
+        ended. Always a :class:`TaskExecution`, whichever way the task ended (completed,
+        failed, cancelled, blocked).
 
         Raises:
-            TimeoutError: Not ended after ``timeout`` seconds.
+            UnknownTaskError: Never submitted.
+            TimeoutError: Not ended after ``timeout`` seconds (it keeps running).
         """
+        name = task.name if isinstance(task, Task) else task
         entry = self._entry(name)
         if not entry.done.wait(timeout):
             raise TimeoutError(f"task {name} still {entry.status.value} after {timeout} s")
@@ -154,8 +187,8 @@ class TaskOrchestrator:
             entries = list(self._entries.values())
         return [dataclasses.replace(e.task, status=e.status) for e in entries]
 
-    def get_result(self, name: str) -> TaskResult | None:
-        """The task's result once it has ended (None before)."""
+    def get_result(self, name: str) -> TaskExecution | None:
+        """How the task ended, once it has (None before)."""
         return self._entry(name).result
 
     def session_of(self, name: str) -> str | None:
@@ -194,7 +227,7 @@ class TaskOrchestrator:
             assert handle is not None
             try:
                 await handle.wait()
-                entry.result = task_result(handle, name)
+                entry.result = TaskExecution.of(task_result(handle, name), entry.session_id)
                 entry.status = entry.result.status
             finally:
                 await self.engine.end(execution.session_id)
@@ -244,7 +277,13 @@ class TaskOrchestrator:
 
     def _end(self, entry: _Entry, status: TaskStatus, reason: str) -> None:
         entry.status = status
-        entry.result = TaskResult(task=entry.task.name, status=status, attempt=0, reason=reason)
+        entry.result = TaskExecution(
+            task=entry.task.name,
+            status=status,
+            attempt=0,
+            reason=reason,
+            session_id=entry.session_id,
+        )
 
     # -- helpers -------------------------------------------------------------------------
 

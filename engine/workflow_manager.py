@@ -1,5 +1,6 @@
-"""``WorkflowManager``: workflows built in code from :class:`~engine.model.WorkflowStep` values,
-and the workspace's own, run on the same engine as every other session.
+"""``WorkflowManager``: workflows built in code from :class:`~engine.model.WorkflowStep` values
+(or plain mappings, see :func:`workflow_steps`), and the workspace's own, run on the same
+engine as every other session.
 
 A workflow built in code is turned into the same table a definition file holds and checked
 by the same validator, so an unknown dependency or a cycle is refused with the same message
@@ -49,24 +50,27 @@ class WorkflowManager:
     def create_workflow(
         self,
         name: str,
-        steps: Sequence[WorkflowStep],
+        steps: Sequence[WorkflowStep | Mapping[str, Any]],
         *,
         description: str = "",
         max_parallel: int | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> WorkflowSpec:
-        """Check ``steps`` as a definition file would be checked and keep the workflow.
+        """Check ``steps`` (WorkflowStep values, or mappings as :func:`workflow_steps` reads
+        them) as a definition file would be checked, and keep the workflow.
 
         Raises:
             DefinitionError: Unknown dependencies, a cycle, bad values… (every problem).
-            UsageError: ``steps`` is not a list of WorkflowStep, or the name is taken.
+            UsageError: ``steps`` is not a list of steps, a step is malformed, or the name
+                is taken.
         """
         if name in self._workflows:
             raise UsageError(f"workflow {name!r} already exists; delete_workflow() it first")
-        if isinstance(steps, (str, bytes)) or not all(isinstance(s, WorkflowStep) for s in steps):
-            raise UsageError("steps: must be a list of WorkflowStep (see create_workflow_steps)")
-        table: dict[str, Any] = {"tasks": {step.name: _step_table(step) for step in steps}}
-        if len(table["tasks"]) != len(steps):
+        if isinstance(steps, (str, bytes, Mapping)) or not isinstance(steps, Iterable):
+            raise UsageError("steps: must be a list of WorkflowStep values or mappings")
+        made = workflow_steps(steps)
+        table: dict[str, Any] = {"tasks": {step.name: _step_table(step) for step in made}}
+        if len(table["tasks"]) != len(made):
             raise UsageError(f"workflow {name!r}: two steps have the same name")
         if description:
             table["description"] = description
@@ -110,11 +114,19 @@ class WorkflowManager:
         return self.engine.start(project, workflow, params)
 
     def wait(self, execution: WorkflowExecution, timeout: float | None = None) -> WorkflowExecution:
-        """Block until ``execution`` has finished; return it.
+        """Block until ``execution`` (what :meth:`execute_workflow` returned) has finished;
+        return it, final status and step results filled in. Always that WorkflowExecution.
 
         Raises:
-            TimeoutError: Still running after ``timeout`` seconds.
+            TypeError: ``execution`` is not a WorkflowExecution (a session id is waited for
+                with :meth:`OrchestrationEngine.wait`).
+            TimeoutError: Still running after ``timeout`` seconds (it keeps running).
         """
+        if not isinstance(execution, WorkflowExecution):
+            raise TypeError(
+                "WorkflowManager.wait() takes the WorkflowExecution that execute_workflow() "
+                f"returned, not {type(execution).__name__}"
+            )
         self.engine.wait(execution, timeout)
         return execution
 
@@ -144,10 +156,13 @@ class WorkflowManager:
         )
 
 
-def create_workflow_steps(steps: Iterable[Mapping[str, Any] | WorkflowStep]) -> list[WorkflowStep]:
+def workflow_steps(steps: Iterable[Mapping[str, Any] | WorkflowStep]) -> list[WorkflowStep]:
     """WorkflowStep values from plain mappings (``name``, ``command`` or ``module`` +
     ``action``, ``params``, ``depends_on``, ``priority``, ``retries``, ``timeout``,
-    ``resources``, ``description``).
+    ``resources``, ``description``); WorkflowStep values pass through.
+
+    (This was ``create_workflow_steps(steps)`` before that name went back to the seed
+    library's meaning, ``create_workflow_steps(name, steps)`` in :mod:`engine.api`.)
 
     Raises:
         UsageError: A key is unknown or a value has the wrong type.

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import os
+import re
 import subprocess
 import sys
 import threading
 import time
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +32,8 @@ from engine import (
     WorkflowManager,
     WorkflowStatus,
     create_task,
-    create_workflow_steps,
+    errors,
+    workflow_steps,
 )
 from engine.api import shutdown_singletons
 from engine.errors import (
@@ -93,7 +99,7 @@ def test_every_exported_name_resolves() -> None:
 
 def test_workflow_runs_to_completion_and_results_follow(orchestration: OrchestrationEngine) -> None:
     manager = WorkflowManager(orchestration)
-    steps = create_workflow_steps(
+    steps = workflow_steps(
         [
             {"name": "make", "command": "echo made > made.txt"},
             {"name": "encode", "module": "json", "action": "dumps", "params": {"obj": [1, 2]}},
@@ -122,7 +128,7 @@ def test_a_failed_step_fails_the_execution_and_blocks_its_downstream(
     orchestration: OrchestrationEngine,
 ) -> None:
     manager = WorkflowManager(orchestration)
-    steps = create_workflow_steps(
+    steps = workflow_steps(
         [
             {"name": "ok", "command": "true"},
             {"name": "bad", "command": "echo broken; exit 3", "depends_on": "ok"},
@@ -144,10 +150,10 @@ def test_a_failed_step_fails_the_execution_and_blocks_its_downstream(
 
 def test_workflows_are_validated_like_files(orchestration: OrchestrationEngine) -> None:
     manager = WorkflowManager(orchestration)
-    unknown = create_workflow_steps([{"name": "a", "command": "true", "depends_on": ["ghost"]}])
+    unknown = workflow_steps([{"name": "a", "command": "true", "depends_on": ["ghost"]}])
     with pytest.raises(DefinitionError, match=r"workflows\.w1\.tasks\.a\.depends_on: unknown task"):
         manager.create_workflow("w1", unknown)
-    cycle = create_workflow_steps(
+    cycle = workflow_steps(
         [
             {"name": "a", "command": "true", "depends_on": ["b"]},
             {"name": "b", "command": "true", "depends_on": ["a"]},
@@ -156,7 +162,7 @@ def test_workflows_are_validated_like_files(orchestration: OrchestrationEngine) 
     with pytest.raises(DefinitionError, match="cycle"):
         manager.create_workflow("w2", cycle)
     with pytest.raises(UsageError, match="unknown key 'depends'"):
-        create_workflow_steps([{"name": "a", "command": "true", "depends": ["b"]}])
+        workflow_steps([{"name": "a", "command": "true", "depends": ["b"]}])
     with pytest.raises(UnknownWorkflowError):
         manager.execute_workflow("never-made")
     assert manager.list_workflows() == []
@@ -180,8 +186,8 @@ def test_workspace_workflows_run_by_name(samples: Path) -> None:
 
 def test_tasks_wait_for_their_dependencies(orchestration: OrchestrationEngine) -> None:
     tasks = TaskOrchestrator(orchestration)
-    tasks.submit(create_task("first", "echo one > order.txt"))
-    tasks.submit(create_task("second", "echo two >> order.txt", dependencies=["first"]))
+    tasks.submit(create_task("first", command="echo one > order.txt"))
+    tasks.submit(create_task("second", command="echo two >> order.txt", dependencies=["first"]))
     tasks.submit(
         create_task(
             "third", module="json", action="dumps", params={"obj": "x"}, dependencies=["second"]
@@ -193,15 +199,15 @@ def test_tasks_wait_for_their_dependencies(orchestration: OrchestrationEngine) -
     assert [t.status for t in tasks.list_tasks()] == [TaskStatus.COMPLETED] * 3
     assert tasks.dependents("first") == ["second"]
     with pytest.raises(UnknownTaskError):
-        tasks.submit(create_task("orphan", "true", dependencies=["nobody"]))
+        tasks.submit(create_task("orphan", command="true", dependencies=["nobody"]))
     with pytest.raises(UsageError, match="already submitted"):
-        tasks.submit(create_task("first", "true"))
+        tasks.submit(create_task("first", command="true"))
 
 
 def test_a_failed_task_blocks_the_tasks_that_need_it(orchestration: OrchestrationEngine) -> None:
     tasks = TaskOrchestrator(orchestration)
-    tasks.submit(create_task("breaks", "exit 4", retries=1))
-    tasks.submit(create_task("needs_it", "true", dependencies=["breaks"]))
+    tasks.submit(create_task("breaks", command="exit 4", retries=1))
+    tasks.submit(create_task("needs_it", command="true", dependencies=["breaks"]))
     broken = tasks.wait("breaks", DEADLINE)
     assert broken.status is TaskStatus.FAILED and broken.exit_code == 4 and broken.attempt == 2
     assert tasks.wait("needs_it", DEADLINE).status is TaskStatus.BLOCKED
@@ -210,8 +216,8 @@ def test_a_failed_task_blocks_the_tasks_that_need_it(orchestration: Orchestratio
 def test_cancel_really_stops_the_process_tree(orchestration: OrchestrationEngine) -> None:
     pids = _pids_of(orchestration)
     tasks = TaskOrchestrator(orchestration)
-    tasks.submit(create_task("long", "sh -c 'sleep 60 & sleep 60'"))
-    tasks.submit(create_task("later", "true", dependencies=["long"]))
+    tasks.submit(create_task("long", command="sh -c 'sleep 60 & sleep 60'"))
+    tasks.submit(create_task("later", command="true", dependencies=["long"]))
     deadline = time.monotonic() + DEADLINE
     while not pids and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -229,9 +235,9 @@ def test_cancel_really_stops_the_process_tree(orchestration: OrchestrationEngine
 def test_execute_with_a_timeout_cancels_the_task(orchestration: OrchestrationEngine) -> None:
     pids = _pids_of(orchestration)
     tasks = TaskOrchestrator(orchestration)
-    assert tasks.execute(create_task("quick", "true"), timeout=DEADLINE).succeeded
+    assert tasks.execute(create_task("quick", command="true"), timeout=DEADLINE).succeeded
     with pytest.raises(TimeoutError):
-        tasks.execute(create_task("slow", "sleep 60"), timeout=0.5)
+        tasks.execute(create_task("slow", command="sleep 60"), timeout=0.5)
     assert tasks.get_task("slow").status is TaskStatus.CANCELLED
     assert pids and _group_gone(pids[-1])
 
@@ -242,13 +248,13 @@ def test_tasks_book_their_pools_and_wait_for_room(orchestration: OrchestrationEn
     overlap = orchestration.workspace / "overlap.log"
     script = f"echo start >> {overlap}; sleep 0.3; echo end >> {overlap}"
     for name in ("one", "two", "three"):
-        tasks.submit(create_task(name, script, resources={"gpu": 1}))
+        tasks.submit(create_task(name, command=script, resources={"gpu": 1}))
     for name in ("one", "two", "three"):
         assert tasks.wait(name, DEADLINE).succeeded
     assert overlap.read_text().split() == ["start", "end"] * 3
     assert pools.get_resource("gpu").booked == 0
     with pytest.raises(DefinitionError, match="pool"):
-        tasks.submit(create_task("greedy", "true", resources={"disk": 1}))
+        tasks.submit(create_task("greedy", command="true", resources={"disk": 1}))
 
 
 # -- ResourceManager ---------------------------------------------------------------------
@@ -290,7 +296,7 @@ def test_usage_reports_booked_and_measured(orchestration: OrchestrationEngine) -
     tasks = TaskOrchestrator(orchestration, resources=pools)
     tasks.submit(
         create_task(
-            "burn", "python3 -c 'x = bytearray(40_000_000)\nwhile True: pass'",
+            "burn", command="python3 -c 'x = bytearray(40_000_000)\nwhile True: pass'",
             resources={"cpu": 1},
         )
     )  # fmt: skip
@@ -430,7 +436,7 @@ def test_singletons_are_shared_across_threads_and_functions_run(
         assert engine.get_project_manager().workspace == tmp_path.resolve()
         assert shared.workspace == tmp_path.resolve()
 
-        result = engine.execute_task(create_task("hello", "echo hi"), timeout=DEADLINE)
+        result = engine.execute_task(create_task("hello", command="echo hi"), timeout=DEADLINE)
         assert result.succeeded
         project = engine.create_project("scripted", "by script", "data_pipeline")
         assert project.workflows
@@ -440,7 +446,7 @@ def test_singletons_are_shared_across_threads_and_functions_run(
         with pytest.raises(UsageError):
             create_task("neither")
         with pytest.raises(UsageError):
-            create_task("both", "true", module="json", action="dumps")
+            create_task("both", "json", "dumps", command="true")
     finally:
         shutdown_singletons()
 
@@ -448,12 +454,10 @@ def test_singletons_are_shared_across_threads_and_functions_run(
 def test_a_script_that_exits_mid_run_leaves_no_process(tmp_path: Path) -> None:
     script = tmp_path / "script.py"
     script.write_text(
-        "from engine import WorkflowManager, create_workflow_steps\n"
-        "manager = WorkflowManager()\n"
-        "steps = create_workflow_steps([{'name': 's', 'command': 'sleep 60 & echo $$ > pid; "
+        "from engine import create_workflow_steps, get_workflow_manager\n"
+        "create_workflow_steps('w', [{'name': 's', 'command': 'sleep 60 & echo $$ > pid; "
         "sleep 60'}])\n"
-        "manager.create_workflow('w', steps)\n"
-        "manager.execute_workflow('w')\n"
+        "get_workflow_manager().execute_workflow('w')\n"
         "import pathlib, time\n"
         "deadline = time.monotonic() + 60\n"
         "while not pathlib.Path('pid').exists() and time.monotonic() < deadline:\n"
@@ -465,3 +469,171 @@ def test_a_script_that_exits_mid_run_leaves_no_process(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     group = int((tmp_path / "pid").read_text())
     assert _group_gone(group)
+
+
+# -- the seed library's API, exactly -----------------------------------------------------
+
+
+@pytest.fixture
+def shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The module-level functions' singletons on a private workspace, shut down after."""
+    monkeypatch.setenv("FORMICARY_WORKSPACE", str(tmp_path))
+    shutdown_singletons()
+    try:
+        yield tmp_path
+    finally:
+        shutdown_singletons()
+
+
+def test_the_seed_json_dumps_example_prints_its_result(tmp_path: Path) -> None:
+    code = 'import engine; print(engine.execute_task(engine.create_task("dump", "json", "dumps", obj=[1, 2])).result)'  # noqa: E501
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert (done.returncode, done.stdout) == (0, "[1, 2]\n"), done.stderr
+
+
+def test_the_seed_signatures() -> None:
+    def shape(function: object) -> list[tuple[str, str]]:
+        parameters = inspect.signature(function).parameters.values()  # type: ignore[arg-type]
+        return [(p.name, p.kind.name) for p in parameters if p.kind.name != "KEYWORD_ONLY"]
+
+    either = "POSITIONAL_OR_KEYWORD"
+    assert shape(engine.create_task) == [
+        ("name", either), ("module", either), ("action", either), ("kwargs", "VAR_KEYWORD")
+    ]  # fmt: skip
+    assert shape(engine.create_workflow_steps) == [("name", either), ("steps", either)]
+    assert shape(engine.create_project) == [
+        ("name", either), ("description", either), ("template", either)
+    ]  # fmt: skip
+    assert shape(engine.execute_workflow) == [
+        ("name", "POSITIONAL_ONLY"),
+        ("params", "VAR_KEYWORD"),
+    ]
+    assert shape(engine.execute_task) == [("task", either)]
+    for getter in ("workflow_manager", "task_orchestrator", "project_manager",
+                   "resource_manager", "orchestration_engine"):  # fmt: skip
+        assert shape(getattr(engine, f"get_{getter}")) == []
+
+
+def test_every_keyword_but_formicarys_own_is_a_parameter() -> None:
+    task = create_task("t", "pkg.mod", "fn", obj=[1], name_=2, params={"timeout": 5}, timeout=3)
+    assert (task.module, task.action, task.command) == ("pkg.mod", "fn", None)
+    assert task.params == {"obj": [1], "name_": 2, "timeout": 5} and task.timeout == 3
+    shell = create_task("hello", command="echo hi", dependencies="t", priority="high")
+    assert (shell.command, shell.module, shell.params, shell.dependencies) == (
+        "echo hi", None, {}, ("t",)
+    )  # fmt: skip
+    with pytest.raises(UsageError, match="'x' given twice"):
+        create_task("t", "m", "f", params={"x": 1}, x=2)
+    with pytest.raises(UsageError, match="only a callable takes parameters"):
+        create_task("t", command="true", x=1)
+    with pytest.raises(UsageError, match="not a Python module path"):
+        create_task("t", "echo hi", "f")
+
+
+def test_old_call_styles_raise_a_type_error_that_says_what_to_write() -> None:
+    with pytest.raises(TypeError, match=re.escape("create_task('hello', command='echo hi')")):
+        create_task("hello", "echo hi")
+    with pytest.raises(TypeError, match=re.escape("command='true'")):
+        create_task("later", "true", dependencies=["hello"])
+    with pytest.raises(TypeError, match="steps"):
+        engine.create_workflow_steps([{"name": "a", "command": "true"}])  # type: ignore[call-arg,arg-type]
+    with pytest.raises(TypeError, match="workflow_steps"):
+        engine.create_workflow_steps([{"name": "a", "command": "true"}], [])  # type: ignore[arg-type]
+
+
+def test_the_module_functions_run_code_built_workflows_and_tasks(shared: Path) -> None:
+    made = engine.create_workflow_steps(
+        "build",
+        [
+            {"name": "compile", "command": "echo compiled > build.txt"},
+            {"name": "check", "command": "grep -q compiled build.txt", "depends_on": "compile"},
+        ],
+    )
+    assert isinstance(made, engine.WorkflowSpec) and set(made.tasks) == {"compile", "check"}
+    execution = engine.execute_workflow("build")
+    assert isinstance(execution, engine.WorkflowExecution)
+    assert execution.status is WorkflowStatus.COMPLETED, execution.step_results
+    engine.get_workflow_manager().create_workflow(
+        "greet", [{"name": "say", "command": "echo {name} > who.txt"}], params={"name": "nobody"}
+    )
+    assert engine.execute_workflow("greet", name="ants").status is WorkflowStatus.COMPLETED
+    assert (shared / "who.txt").read_text().strip() == "ants"
+    done = engine.execute_task(create_task("load", "json", "loads", s="[2, 3]"), timeout=DEADLINE)
+    assert (done.result, done.status, done.value) == ([2, 3], TaskStatus.COMPLETED, [2, 3])
+    project = engine.create_project("seeded", "from the seed", None)
+    assert project.type is ProjectType.CUSTOM and project.description == "from the seed"
+
+
+def test_wait_returns_one_type_per_class(orchestration: OrchestrationEngine) -> None:
+    tasks = TaskOrchestrator(orchestration)
+    encode = tasks.submit(
+        create_task("encode", module="json", action="dumps", params={"obj": {"a": 1}})
+    )
+    tasks.submit(create_task("broken", command="exit 3"))
+    tasks.submit(create_task("after", command="true", dependencies=["broken"]))
+    tasks.submit(create_task("long", command="sleep 60"))
+    tasks.cancel("long")
+    ended = [tasks.wait(encode, DEADLINE)] + [
+        tasks.wait(name, DEADLINE) for name in ("broken", "after", "long")
+    ]
+    assert all(type(e) is engine.TaskExecution for e in ended)
+    assert [e.status for e in ended] == [TaskStatus.COMPLETED, TaskStatus.FAILED,
+                                         TaskStatus.BLOCKED, TaskStatus.CANCELLED]  # fmt: skip
+    assert ended[0].result == '{"a": 1}' and ended[0].session_id is not None
+    assert ended[1].exit_code == 3 and ended[1].result is None and ended[2].session_id is None
+    assert tasks.get_result("encode") is ended[0]
+    manager = WorkflowManager(orchestration)
+    manager.create_workflow("w", [{"name": "s", "command": "true"}])
+    execution = manager.execute_workflow("w")
+    assert manager.wait(execution, DEADLINE) is execution
+    with pytest.raises(TypeError, match="WorkflowExecution"):
+        manager.wait(execution.session_id, DEADLINE)  # type: ignore[arg-type]
+
+
+def test_the_package_exports_its_errors_and_every_type_its_api_returns() -> None:
+    for name, value in vars(errors).items():
+        if isinstance(value, type) and value.__module__ == errors.__name__:
+            assert name in engine.__all__ and getattr(engine, name) is value, name
+    found: set[type] = set()
+
+    def walk(hint: object) -> None:
+        if isinstance(hint, type) and hint.__module__.startswith("engine.") and hint not in found:
+            found.add(hint)
+            if dataclasses.is_dataclass(hint) or hasattr(hint, "_fields"):
+                for klass in hint.__mro__:
+                    for field_hint in vars(klass).get("__annotations__", {}).values():
+                        walk(_evaluated(field_hint, klass.__module__))
+        for argument in typing.get_args(hint):
+            walk(argument)
+
+    functions = [
+        getattr(engine, n) for n in engine.__all__ if inspect.isfunction(getattr(engine, n))
+    ]
+    for manager in (WorkflowManager, TaskOrchestrator, ProjectManager, ResourceManager,
+                    OrchestrationEngine, engine.DocumentationGenerator):  # fmt: skip
+        functions += [f for n, f in inspect.getmembers(manager, inspect.isfunction) if n[0] != "_"]
+    for function in functions:
+        walk(_evaluated(function.__annotations__.get("return"), function.__module__))
+    assert {engine.TaskExecution, engine.WorkflowSpec, engine.ProjectSpec, engine.TaskSpec} <= found
+    for kind in found:
+        assert getattr(engine, kind.__name__, None) is kind, f"{kind.__module__}.{kind.__name__}"
+
+
+def _evaluated(hint: object, module: str) -> object:
+    """A string annotation (``from __future__ import annotations``) as the object it names."""
+    return eval(hint, vars(sys.modules[module])) if isinstance(hint, str) else hint
+
+
+def test_the_readme_python_block_runs(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## From Python, and from AI agents", 1)[1].split("\n## ", 1)[0]
+    [block] = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    environment = {k: v for k, v in os.environ.items() if k != "FORMICARY_WORKSPACE"}
+    done = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, env=environment,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("completed") and lines[1:] == ["[1, 2]", "completed"], lines
+    assert (tmp_path / "build.txt").read_text().strip() == "compiled"
