@@ -25,13 +25,24 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
 from engine.event_codec import encode_fields
 from engine.events import Event, EventBus
 from engine.private_files import prepare_session_logs
 from engine.store import Command, this_host
 from engine.writer_link import WriterLink
+from engine.writer_protocol import (
+    Close,
+    Closed,
+    CommandTaken,
+    Events,
+    Failed,
+    Lost,
+    Open,
+    Reply,
+    Written,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +91,7 @@ class Persister:
         prepare_session_logs(path, session_id)
         self._link = WriterLink.acquire(path, self)
         self._link.send(
-            ("open", session_id, list(tasks), list(tasks.values()), os.getpid(), this_host())
+            Open(session_id, list(tasks), list(tasks.values()), os.getpid(), this_host())
         )
         # The sink spreads each event's fields into the list (one C call): the event tuple
         # itself dies at once, as it does without persistence, and only its fields wait
@@ -102,7 +113,7 @@ class Persister:
         self._bus.set_sink(self._sid, None)
         self._timer.cancel()
         self._send_batch(again=False)
-        if not self._gone and not self._link.send(("close", self.session_id)):
+        if not self._gone and not self._link.send(Close(self.session_id)):
             self._lost("the store writer is gone")
         await self._wait(lambda: self._closed)
         await self._link.release(self)
@@ -123,9 +134,7 @@ class Persister:
         if count:
             flat = pending[:]
             pending.clear()
-            if not self._gone and not self._link.send(
-                ("events", self.session_id, encode_fields(flat))
-            ):
+            if not self._gone and not self._link.send(Events(self.session_id, encode_fields(flat))):
                 self._lost(f"the store writer is gone; events from {flat[0]} on are lost")
         now = time.monotonic()
         if now >= self._next_poll:
@@ -139,23 +148,24 @@ class Persister:
 
     # -- messages from the writer ----------------------------------------------------------
 
-    def receive(self, message: tuple[Any, ...]) -> None:
+    def receive(self, message: Reply) -> None:
         """Handle one message from the writer about this session."""
-        kind = message[0]
-        if kind == "written":
-            self._written_seq = max(self._written_seq, message[2])
-        elif kind == "command":
-            row = message[2]
-            self._on_command(Command(row[0], row[1], row[2], row[3], json.loads(row[4])))
-        elif kind == "closed":
-            self._closed = True
-        elif kind == "failed":
-            log.error("could not persist session %s: %s", self.session_id, message[3])
-            self.errors += 1
-            if message[2] is not None:
-                self._written_seq = max(self._written_seq, message[2])
-        elif kind == "lost":
-            self._lost(message[2])
+        match message:
+            case Written(_, seq):
+                self._written_seq = max(self._written_seq, seq)
+            case CommandTaken(_, row):
+                self._on_command(Command(row[0], row[1], row[2], row[3], json.loads(row[4])))
+            case Closed():
+                self._closed = True
+            case Failed(_, seq, text):
+                log.error("could not persist session %s: %s", self.session_id, text)
+                self.errors += 1
+                if seq is not None:
+                    self._written_seq = max(self._written_seq, seq)
+            case Lost(_, reason):
+                self._lost(reason)
+            case _:
+                assert_never(message)
         self._changed.set()
 
     def writer_gone(self, exit_code: int | None) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 
 from engine.events import Event, EventKind
 from engine.schema import HEARTBEAT_INTERVAL
+from engine.writer_protocol import CommandRow
 
 SNAPSHOT_INTERVAL = 0.25
 """Seconds between task and attempt snapshots. Readers replay the events logged since the
@@ -130,8 +131,8 @@ class SessionWriter:
         self._positions = {name: index for index, name in enumerate(tasks)}
         # The snapshot's dirty rows, as the upserts below take them.
         self._latest: dict[str, tuple[Any, ...]] = {}
-        self._starts: dict[tuple[str, int], tuple[Any, ...]] = {}
-        self._ends: dict[tuple[str, int], tuple[Any, ...]] = {}
+        self._starts: dict[tuple[str, int | None], tuple[Any, ...]] = {}
+        self._ends: dict[tuple[str, int | None], tuple[Any, ...]] = {}
         # A task's latest attempt's exit code, as the upsert's last two parameters.
         self._exits: dict[str, tuple[int | None, int]] = {}
         self.lost = False
@@ -182,7 +183,7 @@ class SessionWriter:
             self._next_beat = now + HEARTBEAT_INTERVAL
         return flat[-_FIELDS] if flat else None
 
-    def take_commands(self, db: Any) -> list[tuple[Any, ...]]:
+    def take_commands(self, db: Any) -> list[CommandRow]:
         """The commands queued for the session and not taken yet (id, session, action, task,
         arguments as JSON), marked as taken."""
         db.execute("BEGIN IMMEDIATE")
@@ -204,7 +205,7 @@ class SessionWriter:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
-        return [tuple(row) for row in rows]
+        return [(row[0], row[1], row[2], row[3], row[4]) for row in rows]
 
     def _owned(self, db: Any) -> bool:
         """True while the session is the engine's this writer serves (else :attr:`lost`

@@ -7,11 +7,12 @@ of it competes with the engine for its interpreter lock: decoding the chunks, de
 task, attempt and session rows, SQLite's work, the heartbeat (every second) and the control
 commands other processes queue (read every 0.2 s and sent back to the engine).
 
-Messages in (see :mod:`engine.frames`): ``("open", sid, names, states, owner_pid,
-owner_host)``, ``("events", sid, chunk)``, ``("close", sid)``. Messages out:
-``("written", sid, seq)`` once events up to ``seq`` are committed, ``("failed", sid, seq,
-text)`` when they could not be, ``("command", sid, row)``, ``("closed", sid)``, ``("lost",
-sid, text)`` when another process adopted the session, ``("fatal", None, text)``.
+The messages are :mod:`engine.writer_protocol`'s (which lists them, with their answers):
+:class:`~engine.writer_protocol.Open`, :class:`~engine.writer_protocol.Events` and
+:class:`~engine.writer_protocol.Close` come in, matched on their class in
+:meth:`StoreWriter.handle` (anything else in is a :class:`~engine.writer_protocol.ProtocolError`,
+which ends the writer with a ``Fatal``); ``Written``, ``Failed``, ``CommandTaken``, ``Closed``,
+``Lost`` and ``Fatal`` go out.
 
 The writer ends when its input closes: when the engine has closed every session, or when
 the engine died. After the engine's death it commits what it had already received (those
@@ -37,6 +38,21 @@ from engine.event_codec import decode_fields
 from engine.events import Event
 from engine.schema import connect
 from engine.session_writer import SessionWriter
+from engine.writer_protocol import (
+    Close,
+    Closed,
+    CommandTaken,
+    Events,
+    Failed,
+    Fatal,
+    FromWriter,
+    Lost,
+    Open,
+    ProtocolError,
+    Wire,
+    Written,
+    decode,
+)
 
 COMMAND_INTERVAL = 0.2
 BUSY_POLL = 0.005
@@ -81,7 +97,7 @@ class StoreWriter:
                 timeout = max(0.0, self._next_commands - time.time()) if self.writers else None
                 select.select([source], [], [], timeout)
             data = _read_available(source)
-            batch: list[tuple[Any, ...] | None] = list(reader.feed(data)) if data else []
+            batch: list[Wire | None] = list(reader.feed(data)) if data else []
             if data is None:
                 batch.append(None)
             if data:
@@ -91,27 +107,36 @@ class StoreWriter:
             if ended:
                 return
 
-    def handle(self, batch: list[tuple[Any, ...] | None]) -> bool:
-        """Apply a batch of messages (the chunks of a session in one transaction); True when
-        the input has closed."""
+    def handle(self, batch: list[Wire | None]) -> bool:
+        """Apply a batch of messages in their wire form, None for the end of the input (the
+        chunks of a session in one transaction); True when the input has closed.
+
+        Raises:
+            ProtocolError: A message is not one the writer takes: nothing after it is
+                applied (and :func:`main` ends the writer with a ``Fatal``).
+        """
         chunks: dict[int, list[tuple[bytes, list[Any]]]] = {}
         ended = False
-        for message in batch:
-            if message is None:
+        for wire in batch:
+            if wire is None:
                 # The engine closed every session, or died: either way nobody listens now.
                 ended = self._engine_gone = True
                 break
-            kind, sid = message[0], message[1]
-            if kind == "events":
-                if sid in self.writers:
-                    chunks.setdefault(sid, []).append((message[2], decode_fields(message[2])))
-            elif kind == "open":
-                _, _, names, states, pid, host = message
-                self.writers[sid] = SessionWriter(sid, names, states, (pid, host))
-            elif kind == "close":
-                self._commit(sid, chunks.pop(sid, []), closing=True)
-                if self.writers.pop(sid, None) is not None:
-                    self._send(("closed", sid))
+            match decode(wire):
+                case Events(sid, chunk):
+                    if sid in self.writers:
+                        chunks.setdefault(sid, []).append((chunk, decode_fields(chunk)))
+                case Open(sid, names, states, pid, host):
+                    self.writers[sid] = SessionWriter(sid, names, states, (pid, host))
+                case Close(sid):
+                    self._commit(sid, chunks.pop(sid, []), closing=True)
+                    if self.writers.pop(sid, None) is not None:
+                        self._send(Closed(sid))
+                case other:
+                    raise ProtocolError(
+                        f"the store writer takes no {type(other).__name__} message "
+                        "(only the writer sends those)"
+                    )
         if ended:
             # The engine is gone with these sessions open: commit what it sent with a last
             # snapshot, so whoever adopts them has fewer events to replay.
@@ -142,7 +167,7 @@ class StoreWriter:
                 self._lose(sid)
                 continue
             for row in rows:
-                self._send(("command", sid, row))
+                self._send(CommandTaken(sid, row))
 
     def _commit(
         self, sid: int, chunks: list[tuple[bytes, list[Any]]], closing: bool = False
@@ -156,24 +181,24 @@ class StoreWriter:
             import traceback  # here: only a failure needs it
 
             last = max((fields[-_FIELDS] for _, fields in chunks if fields), default=None)
-            self._send(("failed", sid, last, traceback.format_exc(limit=3)))
+            self._send(Failed(sid, last, traceback.format_exc(limit=3)))
             return
         if writer.lost:
             self._lose(sid)
             return
         if seq is not None:
-            self._send(("written", sid, seq))
+            self._send(Written(sid, seq))
 
     def _lose(self, sid: int) -> None:
         self.writers.pop(sid, None)
-        self._send(("lost", sid, f"session {sid} now belongs to another process"))
+        self._send(Lost(sid, f"session {sid} now belongs to another process"))
 
     def _engine_alive(self) -> bool:
         if not self._engine_gone and os.getppid() != self.parent:
             self._engine_gone = True
         return not self._engine_gone
 
-    def _send(self, message: tuple[Any, ...]) -> None:
+    def _send(self, message: FromWriter) -> None:
         if self._engine_gone:
             return
         try:
@@ -185,7 +210,7 @@ class StoreWriter:
 def _read_available(source: int) -> bytes | None:
     """Everything ``source`` holds now (``b""`` if nothing), or None once it is closed and
     drained."""
-    parts = []
+    parts: list[bytes] = []
     while True:
         try:
             part = os.read(source, 1 << 20)
@@ -214,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:
         import traceback
 
-        writer._send(("fatal", None, traceback.format_exc(limit=5)))
+        writer._send(Fatal(traceback.format_exc(limit=5)))
         return 1
     finally:
         db.close()

@@ -11,6 +11,11 @@ The writer's answers are read when a session sends its next batch (:meth:`Writer
 and, while a session waits for one, as they arrive: an engine woken from its loop's wait
 by a pipe write is moved by Linux to the writer's CPU, where they would then compete.
 
+The messages both ways are :mod:`engine.writer_protocol`'s. The link routes what the writer
+sends to the session it is about (a :class:`~engine.writer_protocol.Reply`, by its
+``session_id``), logs a :class:`~engine.writer_protocol.Fatal`, and logs and drops anything
+it cannot decode: a writer's bug must not be misread as an answer.
+
 The writer is started with ``python -I`` and loads this very ``engine`` package from its
 folder, whatever ``sys.path`` or the current folder would have found. It runs in a session
 of its own, so a Ctrl-C meant for the engine does not reach it; it ends when its input
@@ -28,9 +33,21 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from engine import frames
+from engine.writer_protocol import (
+    Closed,
+    CommandTaken,
+    Failed,
+    Fatal,
+    Lost,
+    ProtocolError,
+    Reply,
+    ToWriter,
+    Written,
+    decode,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +73,7 @@ class Receiver(Protocol):
 
     session_id: int
 
-    def receive(self, message: tuple[Any, ...]) -> None:
+    def receive(self, message: Reply) -> None:
         """One message from the writer about this session."""
 
     def writer_gone(self, exit_code: int | None) -> None:
@@ -114,7 +131,7 @@ class WriterLink:
         """The writer process's pid."""
         return self._process.pid
 
-    def send(self, message: tuple[Any, ...]) -> bool:
+    def send(self, message: ToWriter) -> bool:
         """Send one message to the writer without waiting; False when it is gone."""
         if self.dead:
             return False
@@ -193,7 +210,7 @@ class WriterLink:
     def _on_readable(self) -> None:
         if self._stopped_reading:
             return
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             try:
                 data = os.read(self._output, 1 << 16)
@@ -211,13 +228,25 @@ class WriterLink:
             self._dispatch(b"".join(chunks))
 
     def _dispatch(self, data: bytes) -> None:
-        for message in self._incoming.feed(data):
-            if message[0] == "fatal":
-                log.error("the store writer failed: %s", message[2])
+        """Hand each message completed by ``data`` to the session it is about."""
+        for wire in self._incoming.feed(data):
+            try:
+                message = decode(wire)
+            except ProtocolError as error:
+                log.error("the store writer sent what is not a message: %s", error)
                 continue
-            receiver = self._receivers.get(message[1])
-            if receiver is not None:
-                receiver.receive(message)
+            match message:
+                case Written() | Failed() | CommandTaken() | Closed() | Lost():
+                    receiver = self._receivers.get(message.session_id)
+                    if receiver is not None:
+                        receiver.receive(message)
+                case Fatal(text):
+                    log.error("the store writer failed: %s", text)
+                case _:
+                    log.error(
+                        "the store writer sent a %s message, which only engines send",
+                        type(message).__name__,
+                    )
 
     def _gone(self) -> None:
         """The writer ended (or its pipe broke) with sessions still open."""
