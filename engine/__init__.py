@@ -3,12 +3,12 @@ API its users know (``WorkflowManager``, ``TaskOrchestrator``, ``ProjectManager`
 
 ``__all__`` is the public API: the managers, the module-level functions with the seed
 library's signatures (``create_task(name, module, action, **kwargs)``,
-``create_workflow_steps(name, steps)``… see :mod:`engine.api`), every data class and spec
-type those return (``TaskExecution``, ``WorkflowExecution``, ``WorkflowSpec``,
+``create_workflow_steps(name, steps)``… see :mod:`formicary.api.functions`), every data class and
+spec type those return (``TaskExecution``, ``WorkflowExecution``, ``WorkflowSpec``,
 ``ProjectSpec``, ``TaskSpec``, ``Workspace``, ``Event``…), and every error class formicary
 raises on purpose (rooted in ``FormicaryError``).
 
-Names are imported on first use (PEP 562), so ``import engine.model`` by the command line
+Names are imported on first use (PEP 562), so ``import formicary.model.records`` by the command line
 does not pay for the scheduler, the store and psutil.
 """
 
@@ -20,79 +20,79 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS: dict[str, str] = {
     # managers
-    "WorkflowManager": "engine.workflow_manager",
-    "TaskOrchestrator": "engine.task_orchestrator",
-    "ProjectManager": "engine.project_manager",
-    "ResourceManager": "engine.resource_manager",
-    "OrchestrationEngine": "engine.orchestration",
-    "DocumentationGenerator": "engine.docs",
+    "WorkflowManager": "formicary.api.workflow_manager",
+    "TaskOrchestrator": "formicary.api.task_orchestrator",
+    "ProjectManager": "formicary.api.project_manager",
+    "ResourceManager": "formicary.api.resource_manager",
+    "OrchestrationEngine": "formicary.api.orchestration",
+    "DocumentationGenerator": "formicary.docs.generator",
     # data classes
-    "Task": "engine.model",
-    "TaskStatus": "engine.model",
-    "TaskPriority": "engine.model",
-    "TaskResult": "engine.model",
-    "TaskResource": "engine.model",
-    "WorkflowStep": "engine.model",
-    "WorkflowStatus": "engine.model",
-    "WorkflowExecution": "engine.model",
-    "Project": "engine.model",
-    "ProjectTemplate": "engine.model",
-    "ProjectType": "engine.model",
-    "ProjectStatus": "engine.model",
-    "Resource": "engine.model",
-    "ResourceType": "engine.model",
-    "ResourceStatus": "engine.model",
-    "ResourceAllocation": "engine.model",
-    "ResourceUsage": "engine.model",
-    "OrchestrationSession": "engine.model",
-    "SessionStatus": "engine.model",
-    "OrchestrationContext": "engine.model",
-    "AttemptOutcome": "engine.model",
-    "TaskExecution": "engine.task_orchestrator",
+    "Task": "formicary.model.records",
+    "TaskStatus": "formicary.model.records",
+    "TaskPriority": "formicary.model.records",
+    "TaskResult": "formicary.model.records",
+    "TaskResource": "formicary.model.records",
+    "WorkflowStep": "formicary.model.records",
+    "WorkflowStatus": "formicary.model.records",
+    "WorkflowExecution": "formicary.model.records",
+    "Project": "formicary.model.records",
+    "ProjectTemplate": "formicary.model.records",
+    "ProjectType": "formicary.model.records",
+    "ProjectStatus": "formicary.model.records",
+    "Resource": "formicary.model.records",
+    "ResourceType": "formicary.model.records",
+    "ResourceStatus": "formicary.model.records",
+    "ResourceAllocation": "formicary.model.records",
+    "ResourceUsage": "formicary.model.records",
+    "OrchestrationSession": "formicary.model.records",
+    "SessionStatus": "formicary.model.records",
+    "OrchestrationContext": "formicary.model.records",
+    "AttemptOutcome": "formicary.model.records",
+    "TaskExecution": "formicary.api.task_orchestrator",
     # specs: what definitions (and workflows built in code) are checked into
-    "ProjectSpec": "engine.specs",
-    "WorkflowSpec": "engine.specs",
-    "TaskSpec": "engine.specs",
-    "Defaults": "engine.specs",
-    "Workspace": "engine.workspace_files",
+    "ProjectSpec": "formicary.model.specs",
+    "WorkflowSpec": "formicary.model.specs",
+    "TaskSpec": "formicary.model.specs",
+    "Defaults": "formicary.model.specs",
+    "Workspace": "formicary.model.workspace_files",
     # what other public methods return
-    "SessionHandle": "engine.control",
-    "McpTool": "engine.mcp_tools",
-    "RunHistory": "engine.docs",
-    "RunSummary": "engine.docs",
-    "WriteResult": "engine.docs",
+    "SessionHandle": "formicary.api.control",
+    "McpTool": "formicary.mcp.tools",
+    "RunHistory": "formicary.docs.generator",
+    "RunSummary": "formicary.docs.generator",
+    "WriteResult": "formicary.docs.generator",
     # events handed to OrchestrationEngine.add_event_handler's handlers
-    "Event": "engine.events",
-    "EventKind": "engine.events",
+    "Event": "formicary.run.events",
+    "EventKind": "formicary.run.events",
     # errors
-    "FormicaryError": "engine.errors",
-    "DefinitionIssue": "engine.errors",
-    "DefinitionError": "engine.errors",
-    "UsageError": "engine.errors",
-    "UnknownProjectError": "engine.errors",
-    "UnknownWorkflowError": "engine.errors",
-    "UnknownSessionError": "engine.errors",
-    "UnknownTaskError": "engine.errors",
-    "DocsError": "engine.errors",
-    "TransitionError": "engine.errors",
-    "ResourceBusyError": "engine.errors",
-    "StoreVersionError": "engine.errors",
-    "SQLiteTooOldError": "engine.errors",
+    "FormicaryError": "formicary.errors",
+    "DefinitionIssue": "formicary.errors",
+    "DefinitionError": "formicary.errors",
+    "UsageError": "formicary.errors",
+    "UnknownProjectError": "formicary.errors",
+    "UnknownWorkflowError": "formicary.errors",
+    "UnknownSessionError": "formicary.errors",
+    "UnknownTaskError": "formicary.errors",
+    "DocsError": "formicary.errors",
+    "TransitionError": "formicary.errors",
+    "ResourceBusyError": "formicary.errors",
+    "StoreVersionError": "formicary.errors",
+    "SQLiteTooOldError": "formicary.errors",
     # functions
-    "create_workflow_steps": "engine.api",
-    "workflow_steps": "engine.workflow_manager",
-    "create_task": "engine.api",
-    "create_project": "engine.api",
-    "execute_workflow": "engine.api",
-    "execute_task": "engine.api",
-    "get_workflow_manager": "engine.api",
-    "get_task_orchestrator": "engine.api",
-    "get_project_manager": "engine.api",
-    "get_resource_manager": "engine.api",
-    "get_orchestration_engine": "engine.api",
-    "get_mcp_tools": "engine.mcp_tools",
-    "get_mcp_tool_definitions": "engine.mcp_tools",
-    "execute_mcp_tool": "engine.mcp_tools",
+    "create_workflow_steps": "formicary.api.functions",
+    "workflow_steps": "formicary.api.workflow_manager",
+    "create_task": "formicary.api.functions",
+    "create_project": "formicary.api.functions",
+    "execute_workflow": "formicary.api.functions",
+    "execute_task": "formicary.api.functions",
+    "get_workflow_manager": "formicary.api.functions",
+    "get_task_orchestrator": "formicary.api.functions",
+    "get_project_manager": "formicary.api.functions",
+    "get_resource_manager": "formicary.api.functions",
+    "get_orchestration_engine": "formicary.api.functions",
+    "get_mcp_tools": "formicary.mcp.tools",
+    "get_mcp_tool_definitions": "formicary.mcp.tools",
+    "execute_mcp_tool": "formicary.mcp.tools",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -101,7 +101,7 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
-        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+        raise AttributeError(f"module 'formicary' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
@@ -112,7 +112,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ serves these
-    from engine.api import (
+    from formicary.api.control import SessionHandle
+    from formicary.api.functions import (
         create_project,
         create_task,
         create_workflow_steps,
@@ -124,9 +125,13 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
         get_task_orchestrator,
         get_workflow_manager,
     )
-    from engine.control import SessionHandle
-    from engine.docs import DocumentationGenerator, RunHistory, RunSummary, WriteResult
-    from engine.errors import (
+    from formicary.api.orchestration import OrchestrationEngine
+    from formicary.api.project_manager import ProjectManager
+    from formicary.api.resource_manager import ResourceManager
+    from formicary.api.task_orchestrator import TaskExecution, TaskOrchestrator
+    from formicary.api.workflow_manager import WorkflowManager, workflow_steps
+    from formicary.docs.generator import DocumentationGenerator, RunHistory, RunSummary, WriteResult
+    from formicary.errors import (
         DefinitionError,
         DefinitionIssue,
         DocsError,
@@ -141,14 +146,13 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
         UnknownWorkflowError,
         UsageError,
     )
-    from engine.events import Event, EventKind
-    from engine.mcp_tools import (
+    from formicary.mcp.tools import (
         McpTool,
         execute_mcp_tool,
         get_mcp_tool_definitions,
         get_mcp_tools,
     )
-    from engine.model import (
+    from formicary.model.records import (
         AttemptOutcome,
         OrchestrationContext,
         OrchestrationSession,
@@ -171,10 +175,6 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
         WorkflowStatus,
         WorkflowStep,
     )
-    from engine.orchestration import OrchestrationEngine
-    from engine.project_manager import ProjectManager
-    from engine.resource_manager import ResourceManager
-    from engine.specs import Defaults, ProjectSpec, TaskSpec, WorkflowSpec
-    from engine.task_orchestrator import TaskExecution, TaskOrchestrator
-    from engine.workflow_manager import WorkflowManager, workflow_steps
-    from engine.workspace_files import Workspace
+    from formicary.model.specs import Defaults, ProjectSpec, TaskSpec, WorkflowSpec
+    from formicary.model.workspace_files import Workspace
+    from formicary.run.events import Event, EventKind

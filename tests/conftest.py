@@ -96,7 +96,7 @@ def make_project(root: Path, tasks: dict[str, dict[str, object]], **workflow: ob
 
     Each value is a dict of TaskSpec fields; ``depends_on`` may be a list.
     """
-    from engine.specs import ProjectSpec, TaskSpec, WorkflowSpec, default_pools
+    from formicary.model.specs import ProjectSpec, TaskSpec, WorkflowSpec, default_pools
 
     specs = {}
     for name, fields in tasks.items():

@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
-
-from engine.errors import UnknownSessionError
-from engine.store import Store, db_path
-from engine.synthetic import layered_edges
+from formicary.errors import UnknownSessionError
+from formicary.model.synthetic import layered_edges
+from formicary.store.database import Store, db_path
 
 FORMICARY = shutil.which("formicary") or str(Path(sys.executable).parent / "formicary")
 TASKS = 200
@@ -139,7 +138,7 @@ def _store_writers(pid: int) -> list[psutil.Process]:
     found = []
     for child in children:
         try:
-            if "engine.store_writer" in " ".join(child.cmdline()):
+            if "formicary.store.writer" in " ".join(child.cmdline()):
                 found.append(child)
         except psutil.NoSuchProcess:
             continue

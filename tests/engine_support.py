@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from formicary.api.control import SessionHandle
+from formicary.api.runtime import start_session
+from formicary.model.records import TaskStatus
+from formicary.run.events import Event, EventBus
+from formicary.store.schema import MIGRATIONS
 
-from engine.control import SessionHandle
-from engine.events import Event, EventBus
-from engine.model import TaskStatus
-from engine.runtime import start_session
-from engine.schema import MIGRATIONS
 from tests.conftest import make_project
 
 DEADLINE = 30.0

@@ -14,11 +14,10 @@ import typing
 from collections.abc import Iterator
 from pathlib import Path
 
+import formicary
 import psutil
 import pytest
-
-import engine
-from engine import (
+from formicary import (
     OrchestrationContext,
     OrchestrationEngine,
     OrchestrationSession,
@@ -35,8 +34,8 @@ from engine import (
     errors,
     workflow_steps,
 )
-from engine.api import shutdown_singletons
-from engine.errors import (
+from formicary.api.functions import shutdown_singletons
+from formicary.errors import (
     DefinitionError,
     ResourceBusyError,
     TransitionError,
@@ -44,7 +43,7 @@ from engine.errors import (
     UnknownWorkflowError,
     UsageError,
 )
-from engine.events import Event, EventKind
+from formicary.run.events import Event, EventKind
 
 DEADLINE = 60.0
 
@@ -87,11 +86,11 @@ def _group_gone(pid: int) -> bool:
 
 
 def test_every_exported_name_resolves() -> None:
-    for name in engine.__all__:
-        assert getattr(engine, name) is not None, name
+    for name in formicary.__all__:
+        assert getattr(formicary, name) is not None, name
     assert OrchestrationContext is OrchestrationSession
     with pytest.raises(AttributeError):
-        engine.NoSuchThing  # noqa: B018
+        formicary.NoSuchThing  # noqa: B018
 
 
 # -- WorkflowManager ---------------------------------------------------------------------
@@ -422,7 +421,7 @@ def test_singletons_are_shared_across_threads_and_functions_run(
 
         def grab() -> None:
             barrier.wait()
-            seen.append(engine.get_workflow_manager())
+            seen.append(formicary.get_workflow_manager())
 
         threads = [threading.Thread(target=grab) for _ in range(8)]
         for thread in threads:
@@ -430,18 +429,18 @@ def test_singletons_are_shared_across_threads_and_functions_run(
         for thread in threads:
             thread.join()
         assert len({id(manager) for manager in seen}) == 1
-        shared = engine.get_orchestration_engine()
-        assert engine.get_task_orchestrator().engine is shared
-        assert engine.get_resource_manager().engine is shared
-        assert engine.get_project_manager().workspace == tmp_path.resolve()
+        shared = formicary.get_orchestration_engine()
+        assert formicary.get_task_orchestrator().engine is shared
+        assert formicary.get_resource_manager().engine is shared
+        assert formicary.get_project_manager().workspace == tmp_path.resolve()
         assert shared.workspace == tmp_path.resolve()
 
-        result = engine.execute_task(create_task("hello", command="echo hi"), timeout=DEADLINE)
+        result = formicary.execute_task(create_task("hello", command="echo hi"), timeout=DEADLINE)
         assert result.succeeded
-        project = engine.create_project("scripted", "by script", "data_pipeline")
+        project = formicary.create_project("scripted", "by script", "data_pipeline")
         assert project.workflows
         workflow = f"scripted:{project.workflows[0]}"
-        execution = engine.execute_workflow(workflow)
+        execution = formicary.execute_workflow(workflow)
         assert execution.status is WorkflowStatus.COMPLETED
         with pytest.raises(UsageError):
             create_task("neither")
@@ -454,7 +453,7 @@ def test_singletons_are_shared_across_threads_and_functions_run(
 def test_a_script_that_exits_mid_run_leaves_no_process(tmp_path: Path) -> None:
     script = tmp_path / "script.py"
     script.write_text(
-        "from engine import create_workflow_steps, get_workflow_manager\n"
+        "from formicary import create_workflow_steps, get_workflow_manager\n"
         "create_workflow_steps('w', [{'name': 's', 'command': 'sleep 60 & echo $$ > pid; "
         "sleep 60'}])\n"
         "get_workflow_manager().execute_workflow('w')\n"
@@ -486,7 +485,7 @@ def shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 def test_the_seed_json_dumps_example_prints_its_result(tmp_path: Path) -> None:
-    code = 'import engine; print(engine.execute_task(engine.create_task("dump", "json", "dumps", obj=[1, 2])).result)'  # noqa: E501
+    code = 'import formicary; print(formicary.execute_task(formicary.create_task("dump", "json", "dumps", obj=[1, 2])).result)'  # noqa: E501
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
@@ -499,21 +498,21 @@ def test_the_seed_signatures() -> None:
         return [(p.name, p.kind.name) for p in parameters if p.kind.name != "KEYWORD_ONLY"]
 
     either = "POSITIONAL_OR_KEYWORD"
-    assert shape(engine.create_task) == [
+    assert shape(formicary.create_task) == [
         ("name", either), ("module", either), ("action", either), ("kwargs", "VAR_KEYWORD")
     ]  # fmt: skip
-    assert shape(engine.create_workflow_steps) == [("name", either), ("steps", either)]
-    assert shape(engine.create_project) == [
+    assert shape(formicary.create_workflow_steps) == [("name", either), ("steps", either)]
+    assert shape(formicary.create_project) == [
         ("name", either), ("description", either), ("template", either)
     ]  # fmt: skip
-    assert shape(engine.execute_workflow) == [
+    assert shape(formicary.execute_workflow) == [
         ("name", "POSITIONAL_ONLY"),
         ("params", "VAR_KEYWORD"),
     ]
-    assert shape(engine.execute_task) == [("task", either)]
+    assert shape(formicary.execute_task) == [("task", either)]
     for getter in ("workflow_manager", "task_orchestrator", "project_manager",
                    "resource_manager", "orchestration_engine"):  # fmt: skip
-        assert shape(getattr(engine, f"get_{getter}")) == []
+        assert shape(getattr(formicary, f"get_{getter}")) == []
 
 
 def test_every_keyword_but_formicarys_own_is_a_parameter() -> None:
@@ -538,31 +537,33 @@ def test_old_call_styles_raise_a_type_error_that_says_what_to_write() -> None:
     with pytest.raises(TypeError, match=re.escape("command='true'")):
         create_task("later", "true", dependencies=["hello"])
     with pytest.raises(TypeError, match="steps"):
-        engine.create_workflow_steps([{"name": "a", "command": "true"}])  # type: ignore[call-arg,arg-type]
+        formicary.create_workflow_steps([{"name": "a", "command": "true"}])  # type: ignore[call-arg,arg-type]
     with pytest.raises(TypeError, match="workflow_steps"):
-        engine.create_workflow_steps([{"name": "a", "command": "true"}], [])  # type: ignore[arg-type]
+        formicary.create_workflow_steps([{"name": "a", "command": "true"}], [])  # type: ignore[arg-type]
 
 
 def test_the_module_functions_run_code_built_workflows_and_tasks(shared: Path) -> None:
-    made = engine.create_workflow_steps(
+    made = formicary.create_workflow_steps(
         "build",
         [
             {"name": "compile", "command": "echo compiled > build.txt"},
             {"name": "check", "command": "grep -q compiled build.txt", "depends_on": "compile"},
         ],
     )
-    assert isinstance(made, engine.WorkflowSpec) and set(made.tasks) == {"compile", "check"}
-    execution = engine.execute_workflow("build")
-    assert isinstance(execution, engine.WorkflowExecution)
+    assert isinstance(made, formicary.WorkflowSpec) and set(made.tasks) == {"compile", "check"}
+    execution = formicary.execute_workflow("build")
+    assert isinstance(execution, formicary.WorkflowExecution)
     assert execution.status is WorkflowStatus.COMPLETED, execution.step_results
-    engine.get_workflow_manager().create_workflow(
+    formicary.get_workflow_manager().create_workflow(
         "greet", [{"name": "say", "command": "echo {name} > who.txt"}], params={"name": "nobody"}
     )
-    assert engine.execute_workflow("greet", name="ants").status is WorkflowStatus.COMPLETED
+    assert formicary.execute_workflow("greet", name="ants").status is WorkflowStatus.COMPLETED
     assert (shared / "who.txt").read_text().strip() == "ants"
-    done = engine.execute_task(create_task("load", "json", "loads", s="[2, 3]"), timeout=DEADLINE)
+    done = formicary.execute_task(
+        create_task("load", "json", "loads", s="[2, 3]"), timeout=DEADLINE
+    )
     assert (done.result, done.status, done.value) == ([2, 3], TaskStatus.COMPLETED, [2, 3])
-    project = engine.create_project("seeded", "from the seed", None)
+    project = formicary.create_project("seeded", "from the seed", None)
     assert project.type is ProjectType.CUSTOM and project.description == "from the seed"
 
 
@@ -578,7 +579,7 @@ def test_wait_returns_one_type_per_class(orchestration: OrchestrationEngine) -> 
     ended = [tasks.wait(encode, DEADLINE)] + [
         tasks.wait(name, DEADLINE) for name in ("broken", "after", "long")
     ]
-    assert all(type(e) is engine.TaskExecution for e in ended)
+    assert all(type(e) is formicary.TaskExecution for e in ended)
     assert [e.status for e in ended] == [TaskStatus.COMPLETED, TaskStatus.FAILED,
                                          TaskStatus.BLOCKED, TaskStatus.CANCELLED]  # fmt: skip
     assert ended[0].result == '{"a": 1}' and ended[0].session_id is not None
@@ -595,11 +596,15 @@ def test_wait_returns_one_type_per_class(orchestration: OrchestrationEngine) -> 
 def test_the_package_exports_its_errors_and_every_type_its_api_returns() -> None:
     for name, value in vars(errors).items():
         if isinstance(value, type) and value.__module__ == errors.__name__:
-            assert name in engine.__all__ and getattr(engine, name) is value, name
+            assert name in formicary.__all__ and getattr(formicary, name) is value, name
     found: set[type] = set()
 
     def walk(hint: object) -> None:
-        if isinstance(hint, type) and hint.__module__.startswith("engine.") and hint not in found:
+        if (
+            isinstance(hint, type)
+            and hint.__module__.startswith("formicary.")
+            and hint not in found
+        ):
             found.add(hint)
             if dataclasses.is_dataclass(hint) or hasattr(hint, "_fields"):
                 for klass in hint.__mro__:
@@ -609,16 +614,23 @@ def test_the_package_exports_its_errors_and_every_type_its_api_returns() -> None
             walk(argument)
 
     functions = [
-        getattr(engine, n) for n in engine.__all__ if inspect.isfunction(getattr(engine, n))
+        getattr(formicary, n)
+        for n in formicary.__all__
+        if inspect.isfunction(getattr(formicary, n))
     ]
     for manager in (WorkflowManager, TaskOrchestrator, ProjectManager, ResourceManager,
-                    OrchestrationEngine, engine.DocumentationGenerator):  # fmt: skip
+                    OrchestrationEngine, formicary.DocumentationGenerator):  # fmt: skip
         functions += [f for n, f in inspect.getmembers(manager, inspect.isfunction) if n[0] != "_"]
     for function in functions:
         walk(_evaluated(function.__annotations__.get("return"), function.__module__))
-    assert {engine.TaskExecution, engine.WorkflowSpec, engine.ProjectSpec, engine.TaskSpec} <= found
+    assert {
+        formicary.TaskExecution,
+        formicary.WorkflowSpec,
+        formicary.ProjectSpec,
+        formicary.TaskSpec,
+    } <= found
     for kind in found:
-        assert getattr(engine, kind.__name__, None) is kind, f"{kind.__module__}.{kind.__name__}"
+        assert getattr(formicary, kind.__name__, None) is kind, f"{kind.__module__}.{kind.__name__}"
 
 
 def _evaluated(hint: object, module: str) -> object:

@@ -9,10 +9,10 @@ import signal
 from pathlib import Path
 
 import pytest
+from formicary.run.executors import Job, child
+from formicary.run.executors.child import start_child
+from formicary.run.executors.local import LocalExecutor
 
-from engine.executors import Job, child
-from engine.executors.child import start_child
-from engine.executors.local import LocalExecutor
 from tests.engine_support import DEADLINE, eventually, process_alive
 
 GATE = "while [ ! -e {gate} ]; do sleep 0.01; done"

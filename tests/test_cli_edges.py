@@ -15,12 +15,12 @@ from typing import Any
 
 import psutil
 import pytest
+from formicary.cli import main
+from formicary.store.database import Store
+from formicary.store.schema import db_path
 
-from engine.schema import db_path
-from engine.store import Store
 from tests.conftest import REPO, marked_processes
 from tests.test_cli_foundation import FORMICARY
-from tui.cli import main
 
 PROJECT = """\
 [project]
@@ -87,7 +87,7 @@ def test_version_prints_the_installed_version_and_exits_0() -> None:
 def test_version_falls_back_to_pyproject_when_not_installed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tui.cli import package_version
+    from formicary.cli import package_version
 
     def not_installed(name: str) -> str:
         raise metadata.PackageNotFoundError(name)

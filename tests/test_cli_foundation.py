@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from formicary.cli import main
+from formicary.model.definitions import load_workspace
+from formicary.model.records import ProjectType
 
-from engine.definitions import load_workspace
-from engine.model import ProjectType
 from tests.conftest import SAMPLES, WriteProject
-from tui.cli import main
 
 FORMICARY = shutil.which("formicary") or str(Path(sys.executable).parent / "formicary")
 
@@ -131,10 +131,9 @@ def test_a_reader_that_stops_early_gets_no_traceback() -> None:
 def test_columns_align_by_cell_width_and_end_at_the_last_cell() -> None:
     import io
 
+    from formicary.cli.output import print_columns
     from rich.console import Console
     from rich.text import Text
-
-    from tui.cli.output import print_columns
 
     out = io.StringIO()
     console = Console(file=out, width=40, highlight=False, color_system=None)

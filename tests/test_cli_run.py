@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
+from formicary.api.runtime import start_session
+from formicary.model.records import SessionStatus, TaskStatus
+from formicary.model.targets import resolve_target
 
-from engine.model import SessionStatus, TaskStatus
-from engine.runtime import start_session
-from engine.targets import resolve_target
 from tests.test_cli_foundation import FORMICARY
 
 

@@ -6,9 +6,8 @@ import itertools
 from graphlib import CycleError
 
 import pytest
-
-from engine.dag import Dag
-from engine.synthetic import layered_edges
+from formicary.model.dag import Dag
+from formicary.model.synthetic import layered_edges
 
 
 def diamond() -> Dag:

@@ -9,19 +9,19 @@ import weakref
 from collections.abc import Callable
 from pathlib import Path
 
+from formicary.model.records import TaskStatus
+from formicary.tui.app import FormicaryApp
+from formicary.tui.screens.main import MainScreen
+from formicary.tui.screens.sessions import SessionsScreen
+from formicary.tui.screens.start import StartScreen
+from formicary.tui.widgets.graph import DagGraph
+from formicary.tui.widgets.project_tree import ProjectTree
+from formicary.tui.widgets.queue import TaskQueue
+from formicary.tui.widgets.task_log import TaskLog
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
-from engine.model import TaskStatus
 from tests.test_cli_foundation import FORMICARY
-from tui.app import FormicaryApp
-from tui.screens.main import MainScreen
-from tui.screens.sessions import SessionsScreen
-from tui.screens.start import StartScreen
-from tui.widgets.graph import DagGraph
-from tui.widgets.project_tree import ProjectTree
-from tui.widgets.queue import TaskQueue
-from tui.widgets.task_log import TaskLog
 
 SIZE = (160, 50)
 

@@ -7,14 +7,14 @@ import argparse
 from pathlib import Path
 
 import pytest
+from formicary.cli import dash
+from formicary.store.database import Store
+from formicary.tui.app import FormicaryApp
+from formicary.tui.crash import CRASH_REASON, EXIT_CRASHED, QUIT_REASON
+from formicary.tui.screens.main import MainScreen
 
-from engine.store import Store
 from tests.conftest import WriteProject
 from tests.test_dashboard import open_workflow, until
-from tui.app import FormicaryApp
-from tui.cli import dash
-from tui.crash import CRASH_REASON, EXIT_CRASHED, QUIT_REASON
-from tui.screens.main import MainScreen
 
 PROJECT = """
 [project]

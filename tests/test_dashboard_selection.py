@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from formicary.tui.app import FormicaryApp
+from formicary.tui.widgets.project_tree import ProjectTree
+from formicary.tui.widgets.queue import TaskQueue
+
 from tests.test_dashboard import SIZE, open_workflow, until
-from tui.app import FormicaryApp
-from tui.widgets.project_tree import ProjectTree
-from tui.widgets.queue import TaskQueue
 
 
 async def test_editing_another_project_keeps_selection_focus_and_scroll(samples: Path) -> None:

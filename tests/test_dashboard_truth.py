@@ -20,21 +20,21 @@ from typing import Any
 
 import psutil
 import pytest
+from formicary.model.records import TaskStatus
+from formicary.store.database import COMMAND_EXPIRED, Store
+from formicary.store.schema import db_path
+from formicary.tui.app import FormicaryApp
+from formicary.tui.screens.confirm import ConfirmScreen
+from formicary.tui.screens.main import MainScreen
+from formicary.tui.screens.sessions import SessionsScreen
+from formicary.tui.state import ENGINE_STOPPED
+from formicary.tui.widgets.queue import TaskQueue
+from formicary.tui.widgets.status_header import StatusHeader
 from textual.widgets import DataTable, Label
 
-from engine.model import TaskStatus
-from engine.schema import db_path
-from engine.store import COMMAND_EXPIRED, Store
 from tests.conftest import WriteProject
 from tests.test_cli_foundation import FORMICARY
 from tests.test_dashboard import main_screen, open_workflow, state, until
-from tui.app import FormicaryApp
-from tui.screens.confirm import ConfirmScreen
-from tui.screens.main import MainScreen
-from tui.screens.sessions import SessionsScreen
-from tui.state import ENGINE_STOPPED
-from tui.widgets.queue import TaskQueue
-from tui.widgets.status_header import StatusHeader
 
 SIZE = (160, 50)
 DEADLINE = 60.0
@@ -163,7 +163,7 @@ class Engine:
         writers = [
             child
             for child in psutil.Process(self.process.pid).children()
-            if "engine.store_writer" in " ".join(child.cmdline())
+            if "formicary.store.writer" in " ".join(child.cmdline())
         ]
         assert writers, "the engine has no store writer"
         self.process.kill()

@@ -23,13 +23,13 @@ from typing import Any
 
 import psutil
 import pytest
+from formicary.api.runtime import DASK_MISSING, executors_for, start_session
+from formicary.errors import UsageError
+from formicary.model.records import AttemptOutcome, SessionStatus, TaskStatus
+from formicary.model.targets import resolve_target
+from formicary.run.executors import Job
+from formicary.store.database import Store
 
-from engine.errors import UsageError
-from engine.executors import Job
-from engine.model import AttemptOutcome, SessionStatus, TaskStatus
-from engine.runtime import DASK_MISSING, executors_for, start_session
-from engine.store import Store
-from engine.targets import resolve_target
 from tests.conftest import REPO, WriteProject, marked_processes
 from tests.engine_support import record, start, wait_state
 from tests.test_cli_foundation import FORMICARY
@@ -54,7 +54,7 @@ def cluster() -> Iterator[Any]:
     """Two worker processes on 127.0.0.1, no dashboard; closed with everything it started."""
     from multiprocessing import resource_tracker
 
-    from engine.executors.dask import loopback_cluster_options
+    from formicary.run.executors.dask import loopback_cluster_options
 
     local = distributed.LocalCluster(
         n_workers=2, threads_per_worker=2, **loopback_cluster_options()
@@ -314,7 +314,7 @@ async def test_python_callables_run_on_workers(cluster: Any, tmp_path: Path) -> 
 
 
 def test_keys_priorities_and_resources() -> None:
-    from engine.executors.dask import DaskExecutor
+    from formicary.run.executors.dask import DaskExecutor
 
     executor = DaskExecutor("tcp://127.0.0.1:1")
     job = Job(
@@ -404,7 +404,7 @@ def test_without_distributed_asking_for_dask_says_how_to_install(samples: Path) 
         f"""
         import sys
         sys.modules["distributed"] = None  # as if it were not installed
-        from tui.cli import main
+        from formicary.cli import main
         code = main(["-w", {str(samples)!r}, "run", "web-app", "--executor", "dask"])
         assert "distributed" not in [m for m in sys.modules if sys.modules[m] is not None]
         sys.exit(code)
@@ -428,7 +428,7 @@ def test_the_base_install_does_not_import_distributed(samples: Path) -> None:
     script = textwrap.dedent(
         f"""
         import sys
-        from tui.cli import main
+        from formicary.cli import main
         code = main(["-w", {str(samples)!r}, "run", "web-app", "--plain"])
         assert code == 0, code
         assert "distributed" not in sys.modules, "distributed was imported"

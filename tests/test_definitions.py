@@ -6,12 +6,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from formicary.errors import DefinitionError, UsageError
+from formicary.model.definitions import load_project_file, load_workspace
+from formicary.model.records import ProjectType, TaskPriority
+from formicary.model.shell_params import render_command
+from formicary.model.specs import dump_project
 
-from engine.definitions import load_project_file, load_workspace
-from engine.errors import DefinitionError, UsageError
-from engine.model import ProjectType, TaskPriority
-from engine.shell_params import render_command
-from engine.specs import dump_project
 from tests.conftest import SAMPLES, WriteProject
 
 VALID = """

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+from formicary.errors import DefinitionIssue
+from formicary.model.definitions import load_project_file
+from formicary.model.specs import ProjectSpec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.definitions import load_project_file
-from engine.errors import DefinitionIssue
-from engine.specs import ProjectSpec
 from tests.test_definitions import VALID
 
 try:

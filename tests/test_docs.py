@@ -8,15 +8,15 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from formicary.docs import generator as docs
+from formicary.docs.generator import AGENTS, MARKER, MCP_TOOLS, README, DocumentationGenerator
+from formicary.docs.text import code_block, md_code, md_text, mermaid_label
+from formicary.errors import DocsError, UnknownProjectError
+from formicary.model.definitions import load_workspace
+from formicary.model.specs import ProjectSpec, TaskSpec, WorkflowSpec
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from engine import docs
-from engine.definitions import load_workspace
-from engine.docs import AGENTS, MARKER, MCP_TOOLS, README, DocumentationGenerator
-from engine.docs_text import code_block, md_code, md_text, mermaid_label
-from engine.errors import DocsError, UnknownProjectError
-from engine.specs import ProjectSpec, TaskSpec, WorkflowSpec
 from tests.conftest import SAMPLES
 from tests.test_cli_foundation import run_cli
 
@@ -373,7 +373,7 @@ def test_nothing_is_written_outside_the_project_folder(tmp_path: Path) -> None:
 
 
 def test_agents_md_lists_the_tools_the_mcp_server_serves() -> None:
-    mcp_tools = pytest.importorskip("engine.mcp_tools")
+    mcp_tools = pytest.importorskip("formicary.mcp.tools")
     served = {tool["name"] for tool in mcp_tools.get_mcp_tool_definitions()}
     assert {name for name, _ in MCP_TOOLS} == served
 

@@ -10,12 +10,12 @@ from pathlib import Path
 from types import MappingProxyType
 
 import pytest
+from formicary.model.records import AttemptOutcome, SessionStatus, TaskStatus
+from formicary.run.events import Event, EventKind
+from formicary.store.codec import decode_events, encode_events
+from formicary.store.database import Store
+from formicary.store.schema import db_path
 
-from engine.event_codec import decode_events, encode_events
-from engine.events import Event, EventKind
-from engine.model import AttemptOutcome, SessionStatus, TaskStatus
-from engine.schema import db_path
-from engine.store import Store
 from tests.engine_support import start, store_at_version
 
 

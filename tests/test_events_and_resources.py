@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.events import EventBus, EventKind
-from engine.model import SessionStatus
-from engine.resources import ResourcePools, TreeMeter
+from formicary.model.records import SessionStatus
+from formicary.run.events import EventBus, EventKind
+from formicary.run.resources import ResourcePools, TreeMeter
+
 from tests.engine_support import record, start
 
 

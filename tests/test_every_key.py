@@ -20,21 +20,21 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from formicary.store.database import Store
+from formicary.tui.app import FormicaryApp
+from formicary.tui.screens.confirm import ConfirmScreen
+from formicary.tui.screens.help import HelpScreen
+from formicary.tui.screens.main import MainScreen
+from formicary.tui.screens.sessions import SessionsScreen
+from formicary.tui.screens.start import StartScreen
+from formicary.tui.screens.task_detail import TaskDetailScreen
 from textual.command import CommandPalette
 from textual.pilot import Pilot
 from textual.screen import Screen
 
-from engine.store import Store
 from tests.conftest import WriteProject
 from tests.test_cli_foundation import FORMICARY
 from tests.test_dashboard import main_screen, open_workflow, until
-from tui.app import FormicaryApp
-from tui.screens.confirm import ConfirmScreen
-from tui.screens.help import HelpScreen
-from tui.screens.main import MainScreen
-from tui.screens.sessions import SessionsScreen
-from tui.screens.start import StartScreen
-from tui.screens.task_detail import TaskDetailScreen
 
 SIZES = [(80, 24), (160, 50)]
 
@@ -308,13 +308,12 @@ def test_no_pane_key_hides_a_dashboard_key() -> None:
     ``o`` once hid "start with options", the graph's ``l`` hid "logs"), except where the pane
     does the same thing there (``enter``: details; ``f``: follow) or the key means the
     pane's own version of it (``/`` searches the focused log; ``escape`` closes its search)."""
+    from formicary.tui.widgets.graph import DagGraph
+    from formicary.tui.widgets.project_tree import ProjectTree
+    from formicary.tui.widgets.queue import TaskQueue
+    from formicary.tui.widgets.task_log import TaskLog
+    from formicary.tui.widgets.welcome import Welcome
     from textual.binding import Binding
-
-    from tui.widgets.graph import DagGraph
-    from tui.widgets.project_tree import ProjectTree
-    from tui.widgets.queue import TaskQueue
-    from tui.widgets.task_log import TaskLog
-    from tui.widgets.welcome import Welcome
 
     def keys(*owners: type) -> set[str]:
         found = set()

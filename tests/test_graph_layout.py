@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections import deque
 
 import pytest
-
-from engine.dag import Dag
-from engine.definitions import load_workspace
-from engine.synthetic import layered_edges
-from tests.conftest import SAMPLES
-from tui.graph_layout import (
+from formicary.model.dag import Dag
+from formicary.model.definitions import load_workspace
+from formicary.model.synthetic import layered_edges
+from formicary.tui.graph_layout import (
     BOX,
     LANE_THRESHOLD,
     GraphLayout,
@@ -19,6 +17,8 @@ from tui.graph_layout import (
     label,
     lane_layout,
 )
+
+from tests.conftest import SAMPLES
 
 N, E, S, W = 1, 2, 4, 8
 MASK = {char: mask for mask, char in BOX.items() if mask not in (N, S, E, W)}

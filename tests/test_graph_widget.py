@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from formicary.model.records import TaskStatus
+from formicary.model.specs import TaskSpec, WorkflowSpec
+from formicary.tui.glyphs import GLYPHS, STATE_COLORS, state_variable_defaults
+from formicary.tui.widgets.graph import DagGraph
 from textual import on
 from textual.app import App, ComposeResult
 from textual.message import Message
-
-from engine.model import TaskStatus
-from engine.specs import TaskSpec, WorkflowSpec
-from tui.glyphs import GLYPHS, STATE_COLORS, state_variable_defaults
-from tui.widgets.graph import DagGraph
 
 NIGHTLY = {
     "extract": [],

@@ -10,10 +10,10 @@ from typing import Any
 
 import anyio
 import pytest
+from formicary import execute_mcp_tool, get_mcp_tool_definitions, get_mcp_tools
+from formicary.api.orchestration import OrchestrationEngine
+from formicary.mcp.tools import ToolContext
 
-from engine import execute_mcp_tool, get_mcp_tool_definitions, get_mcp_tools
-from engine.mcp_tools import ToolContext
-from engine.orchestration import OrchestrationEngine
 from tests.test_cli_foundation import FORMICARY
 
 DEADLINE = 60.0

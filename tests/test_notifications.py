@@ -6,11 +6,11 @@ from __future__ import annotations
 import tomllib
 
 import pytest
+from formicary.tui.app import FormicaryApp
+from formicary.tui.themes import settings_path
 
 from tests.conftest import WriteProject
 from tests.test_dashboard import open_workflow, until
-from tui.app import FormicaryApp
-from tui.themes import settings_path
 
 PROJECT = """
 [project]

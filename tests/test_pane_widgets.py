@@ -8,6 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from formicary.model.records import TaskStatus
+from formicary.model.specs import TaskSpec, WorkflowSpec
+from formicary.run.events import Event, EventBus, EventKind
+from formicary.tui.glyphs import STATE_COLORS, state_variable_defaults
+from formicary.tui.state import SessionView
+from formicary.tui.widgets.queue import TaskQueue
+from formicary.tui.widgets.resources import ResourcePane
+from formicary.tui.widgets.task_log import MAX_LINES, NO_OUTPUT, TaskLog
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.color import Color
@@ -15,15 +23,6 @@ from textual.pilot import Pilot
 from textual.theme import Theme
 from textual.widget import Widget
 from textual.widgets import Log, Sparkline, Static
-
-from engine.events import Event, EventBus, EventKind
-from engine.model import TaskStatus
-from engine.specs import TaskSpec, WorkflowSpec
-from tui.glyphs import STATE_COLORS, state_variable_defaults
-from tui.state import SessionView
-from tui.widgets.queue import TaskQueue
-from tui.widgets.resources import ResourcePane
-from tui.widgets.task_log import MAX_LINES, NO_OUTPUT, TaskLog
 
 SESSION = "s1"
 MB = 1024 * 1024

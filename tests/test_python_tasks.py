@@ -6,8 +6,9 @@ import asyncio
 import textwrap
 from pathlib import Path
 
-from engine.events import EventKind
-from engine.model import SessionStatus, TaskStatus
+from formicary.model.records import SessionStatus, TaskStatus
+from formicary.run.events import EventKind
+
 from tests.engine_support import record, start
 
 MODULE = """
@@ -86,7 +87,7 @@ async def test_cancel_really_stops_an_async_callable(tmp_path: Path) -> None:
     recorder = record(handle)
     await recorder.until(lambda: any("log" in e.data for e in recorder.events))
     handle.cancel("slow")
-    # Cancelled, not failed: nothing failed (engine.states.final_session_status).
+    # Cancelled, not failed: nothing failed (formicary.model.states.final_session_status).
     assert await handle.wait() is SessionStatus.CANCELLED
     assert handle.state("slow") is TaskStatus.CANCELLED
     assert flag.read_text() == "stopped"

@@ -5,13 +5,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from engine.model import TaskStatus
+from formicary.model.records import TaskStatus
+from formicary.tui.app import FormicaryApp
+from formicary.tui.widgets.error_pane import ErrorPane
+from formicary.tui.widgets.graph import DagGraph
+from formicary.tui.widgets.project_tree import ProjectTree
+from formicary.tui.widgets.queue import TaskQueue
+
 from tests.test_dashboard import main_screen, open_workflow, state, until
-from tui.app import FormicaryApp
-from tui.widgets.error_pane import ErrorPane
-from tui.widgets.graph import DagGraph
-from tui.widgets.project_tree import ProjectTree
-from tui.widgets.queue import TaskQueue
 
 SIZE = (160, 50)
 

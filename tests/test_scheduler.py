@@ -8,14 +8,14 @@ from pathlib import Path
 
 import psutil
 import pytest
+from formicary.api.runtime import start_session
+from formicary.errors import TransitionError, UnknownTaskError
+from formicary.model.records import SessionStatus, TaskStatus
+from formicary.model.specs import TaskSpec
+from formicary.run.events import EventKind
+from formicary.run.processes import group_stopped
+from formicary.run.scheduler import retry_delay
 
-from engine.errors import TransitionError, UnknownTaskError
-from engine.events import EventKind
-from engine.model import SessionStatus, TaskStatus
-from engine.processes import group_stopped
-from engine.runtime import start_session
-from engine.scheduler import retry_delay
-from engine.specs import TaskSpec
 from tests.conftest import make_project
 from tests.engine_support import eventually, pid_of, process_alive, record, start, wait_state
 
@@ -165,7 +165,7 @@ async def test_cancel_a_running_tree_leaves_nothing_and_blocks_downstream(
     pgid = pid_of(handle, "long")
     assert pgid is not None
     handle.cancel("long")
-    # Cancelled, not failed: nothing failed (engine.states.final_session_status).
+    # Cancelled, not failed: nothing failed (formicary.model.states.final_session_status).
     assert await handle.wait() is SessionStatus.CANCELLED
     assert handle.state("long") is S.CANCELLED
     assert handle.state("after") is S.BLOCKED
@@ -308,7 +308,7 @@ async def test_pause_with_stop_processes_stops_and_continues_the_group(tmp_path:
     assert pgid is not None
     handle.pause(stop_processes=True)
     # Stopped in effect: a shell that SIGSTOP caught in vfork (its child stopped before exec)
-    # shows disk-sleep with SIGSTOP pending until SIGCONT; see engine.processes.
+    # shows disk-sleep with SIGSTOP pending until SIGCONT; see formicary.run.processes.
     await eventually(lambda: group_stopped(pgid))
     assert psutil.STATUS_STOPPED in group_statuses(pgid)
     handle.resume()
@@ -409,7 +409,7 @@ async def test_priorities_order_the_queue(tmp_path: Path) -> None:
         "high": {"run": "true", "priority": "high"},
         "normal_2": {"run": "true"},
     }
-    from engine.model import TaskPriority
+    from formicary.model.records import TaskPriority
 
     typed = {
         name: {**fields, "priority": TaskPriority(fields.get("priority", "normal"))}

@@ -6,11 +6,11 @@ import asyncio
 import tempfile
 from pathlib import Path
 
+from formicary.model.records import SessionStatus, TaskStatus
+from formicary.run.events import Event, EventKind
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.events import Event, EventKind
-from engine.model import SessionStatus, TaskStatus
 from tests.engine_support import start
 
 ROOT = Path(tempfile.mkdtemp(prefix="formicary-prop-"))

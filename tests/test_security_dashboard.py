@@ -5,9 +5,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from formicary.tui.app import FormicaryApp
+
 from tests.test_cli_foundation import FORMICARY
 from tests.test_dashboard import SIZE, until
-from tui.app import FormicaryApp
 
 
 def failed_session(root: Path) -> Path:

@@ -7,7 +7,8 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-from engine.definitions import load_project_file
+from formicary.model.definitions import load_project_file
+
 from tests.test_cli_foundation import FORMICARY
 
 SECRET = "s3cr3t-value-that-must-not-be-stored"

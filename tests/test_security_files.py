@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from engine import docs
-from engine.definitions import load_project_file, load_workspace
-from engine.docs import AGENTS, MARKER, README, DocumentationGenerator
-from engine.errors import DocsError
-from engine.limits import (
+from formicary.api.orchestration import OrchestrationEngine
+from formicary.cli import main
+from formicary.docs import generator as docs
+from formicary.docs.generator import AGENTS, MARKER, README, DocumentationGenerator
+from formicary.errors import DocsError
+from formicary.mcp.tools import ToolContext, execute_mcp_tool
+from formicary.model.definitions import load_project_file, load_workspace
+from formicary.model.limits import (
     MAX_BACKOFF,
     MAX_COUNT,
     MAX_NESTING,
@@ -29,11 +31,9 @@ from engine.limits import (
     MAX_SECONDS,
     MAX_SESSION_ID,
 )
-from engine.mcp_tools import ToolContext, execute_mcp_tool
-from engine.orchestration import OrchestrationEngine
-from engine.store import Store
+from formicary.store.database import Store
+
 from tests.test_cli_foundation import FORMICARY
-from tui.cli import main
 
 HUGE = "99999999999999999999999"
 GOOD = '[project]\nname = "good"\n\n[workflows.w.tasks.a]\nrun = "true"\n'

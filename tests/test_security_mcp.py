@@ -17,12 +17,12 @@ from typing import Any
 
 import anyio
 import pytest
+from formicary import execute_mcp_tool, get_mcp_tool_definitions
+from formicary.api.orchestration import OrchestrationEngine
+from formicary.mcp.tools import ToolContext
+from formicary.run.events import Event, EventKind
+from formicary.store.database import Store
 
-from engine import execute_mcp_tool, get_mcp_tool_definitions
-from engine.events import Event, EventKind
-from engine.mcp_tools import ToolContext
-from engine.orchestration import OrchestrationEngine
-from engine.store import Store
 from tests.test_cli_foundation import FORMICARY, run_cli
 from tests.test_mcp import DEADLINE, REQUIRED
 
@@ -429,7 +429,7 @@ async def _until_finished(call: StdioCall, sid: str) -> dict[str, Any]:
 
 
 def test_stdio_server_info_and_annotations(workspace: Path) -> None:
-    from tui.cli import package_version
+    from formicary.cli import package_version
 
     expected = {d["name"]: d["annotations"] for d in get_mcp_tool_definitions()}
 

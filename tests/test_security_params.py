@@ -16,13 +16,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from formicary.errors import UsageError
+from formicary.model.definitions import load_project_file
+from formicary.model.params import resolve
+from formicary.model.shell_params import render_command, unsafe_placeholders
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.definitions import load_project_file
-from engine.errors import UsageError
-from engine.params import resolve
-from engine.shell_params import render_command, unsafe_placeholders
 from tests.test_cli_foundation import FORMICARY
 
 # Each context writes its own file; the expected text is a function of the value.
@@ -253,11 +253,11 @@ def test_formicary_run_with_a_hostile_param_runs_nothing(tmp_path: Path) -> None
 
 
 async def test_the_start_dialog_passes_a_hostile_value_as_text(tmp_path: Path) -> None:
+    from formicary.tui.app import FormicaryApp
+    from formicary.tui.screens.start import StartScreen
     from textual.widgets import Input
 
     from tests.test_dashboard import SIZE, open_workflow, until
-    from tui.app import FormicaryApp
-    from tui.screens.start import StartScreen
 
     workspace = quoted_workspace(tmp_path)
     app = FormicaryApp(workspace)

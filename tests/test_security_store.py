@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from formicary.model.records import SessionStatus
+from formicary.run.events import EventKind
+from formicary.run.executors.local import _LazyLog
+from formicary.store.schema import db_path, state_dir
 
-from engine.events import EventKind
-from engine.executors.local import _LazyLog
-from engine.model import SessionStatus
-from engine.schema import db_path, state_dir
 from tests.conftest import WriteProject
 from tests.engine_support import record, start
 from tests.test_cli_foundation import FORMICARY

@@ -20,19 +20,19 @@ from typing import Any
 
 import psutil
 import pytest
+from formicary.api.control import AttachedSession
+from formicary.cli import main
+from formicary.errors import UsageError
+from formicary.model.durations import span
+from formicary.model.records import SessionStatus, TaskStatus
+from formicary.model.states import final_session_status, task_tally
+from formicary.run.events import EventKind
+from formicary.store.database import COMMAND_EXPIRED, Store, this_host
+from formicary.store.schema import SCHEMA_VERSION, connect, db_path
+from formicary.store.session_writer import SessionWriter
 
-from engine.control import AttachedSession
-from engine.durations import span
-from engine.errors import UsageError
-from engine.events import EventKind
-from engine.model import SessionStatus, TaskStatus
-from engine.schema import SCHEMA_VERSION, connect, db_path
-from engine.session_writer import SessionWriter
-from engine.states import final_session_status, task_tally
-from engine.store import COMMAND_EXPIRED, Store, this_host
 from tests.engine_support import DEADLINE, record, start, store_at_version
 from tests.test_cli_foundation import FORMICARY
-from tui.cli import main
 
 S = TaskStatus
 GATE = "while [ ! -e go ]; do sleep 0.02; done"
@@ -286,7 +286,7 @@ def make_orphan(workspace: Path, folder: Path) -> None:
         writers = [
             child
             for child in psutil.Process(engine.pid).children()
-            if "engine.store_writer" in " ".join(child.cmdline())
+            if "formicary.store.writer" in " ".join(child.cmdline())
         ]
         assert writers, "the engine has no store writer"
     finally:
@@ -417,7 +417,7 @@ async def _session_of(
     """Run ``tasks`` (persisted), apply ``act`` once the tasks of ``waits_for`` are in
     their states there; the session's final status, its tasks column in ``formicary
     sessions`` and in the dashboard's list."""
-    from tui.screens.sessions import _cells
+    from formicary.tui.screens.sessions import _cells
 
     handle = start(tmp_path, tasks, persist=True)
     recorder = record(handle)

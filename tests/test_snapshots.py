@@ -29,28 +29,27 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
 
+import formicary.model.durations
+import formicary.tui.screens.task_detail
+import formicary.tui.state
+import formicary.tui.widgets.queue
 import pytest
+from formicary.api.control import AttachedSession
+from formicary.model.records import TaskStatus
+from formicary.store.database import AttemptRecord
+from formicary.tui.app import FormicaryApp
+from formicary.tui.bridge import WatchedSession
+from formicary.tui.screens.confirm import ConfirmScreen
+from formicary.tui.screens.help import HelpScreen
+from formicary.tui.screens.main import MainScreen
+from formicary.tui.screens.start import StartScreen
+from formicary.tui.screens.task_detail import TaskDetailScreen
+from formicary.tui.state import Sample, SessionView
+from formicary.tui.widgets.queue import TaskQueue
+from formicary.tui.widgets.task_log import NO_OUTPUT, TaskLog
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import DataTable
-
-import engine.durations
-import tui.screens.task_detail
-import tui.state
-import tui.widgets.queue
-from engine.control import AttachedSession
-from engine.model import TaskStatus
-from engine.store import AttemptRecord
-from tui.app import FormicaryApp
-from tui.bridge import WatchedSession
-from tui.screens.confirm import ConfirmScreen
-from tui.screens.help import HelpScreen
-from tui.screens.main import MainScreen
-from tui.screens.start import StartScreen
-from tui.screens.task_detail import TaskDetailScreen
-from tui.state import Sample, SessionView
-from tui.widgets.queue import TaskQueue
-from tui.widgets.task_log import NO_OUTPUT, TaskLog
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "snapshot-workspace"
 """The workspace the app loads (two projects; nothing in it is ever run)."""
@@ -70,10 +69,10 @@ FOCUSED_TASK = "transform_customers"
 """The failed task the queue cursor is on (its log is shown; the detail screen opens it)."""
 
 CLOCK_MODULES: tuple[ModuleType, ...] = (
-    tui.state,
-    tui.widgets.queue,
-    engine.durations,
-    tui.screens.task_detail,
+    formicary.tui.state,
+    formicary.tui.widgets.queue,
+    formicary.model.durations,
+    formicary.tui.screens.task_detail,
 )
 """Modules that read ``time.time()`` to show durations; each gets the frozen clock."""
 

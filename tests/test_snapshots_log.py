@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from formicary.model.records import TaskStatus
+from formicary.model.specs import TaskSpec, WorkflowSpec
+from formicary.tui.glyphs import state_variable_defaults
+from formicary.tui.state import SessionView
+from formicary.tui.widgets.task_log import TaskLog
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
-
-from engine.model import TaskStatus
-from engine.specs import TaskSpec, WorkflowSpec
-from tui.glyphs import state_variable_defaults
-from tui.state import SessionView
-from tui.widgets.task_log import TaskLog
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 50), id="160x50")]
 

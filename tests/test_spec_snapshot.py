@@ -7,11 +7,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
-from engine.definitions import load_workspace, parse_project
-from engine.model import TaskPriority
-from engine.spec_snapshot import load_snapshot, snapshot_text
-from engine.specs import Defaults, ProjectSpec, TaskSpec, WorkflowSpec, project_to_dict
+from formicary.model.definitions import load_workspace, parse_project
+from formicary.model.records import TaskPriority
+from formicary.model.snapshot import load_snapshot, snapshot_text
+from formicary.model.specs import Defaults, ProjectSpec, TaskSpec, WorkflowSpec, project_to_dict
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_projects"
 

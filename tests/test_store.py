@@ -11,15 +11,15 @@ import time
 from pathlib import Path
 
 import pytest
+from formicary.cli import main
+from formicary.errors import SQLiteTooOldError
+from formicary.model.records import SessionStatus
+from formicary.store.database import Store
+from formicary.store.schema import SCHEMA_VERSION, connect, db_path
 
-from engine.errors import SQLiteTooOldError
-from engine.model import SessionStatus
-from engine.schema import SCHEMA_VERSION, connect, db_path
-from engine.store import Store
 from tests.crash_trial import fresh, run_trial
 from tests.engine_support import store_at_version
 from tests.test_cli_foundation import FORMICARY
-from tui.cli import main
 
 
 @pytest.mark.parametrize("trial", range(10))
@@ -288,7 +288,8 @@ def test_prune_keeps_the_newest(tmp_path: Path) -> None:
 async def test_task_summaries_agree_with_the_full_records(tmp_path: Path) -> None:
     """``status --json`` reads only what it prints and replays the events logged since the
     snapshot onto it; it must say what the full task and attempt records say."""
-    from engine.store import Store as FullStore
+    from formicary.store.database import Store as FullStore
+
     from tests.engine_support import record, start
 
     tasks = {

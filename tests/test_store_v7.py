@@ -11,12 +11,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from formicary.cli import main
+from formicary.store import summaries as store_summaries
+from formicary.store.database import Store
+from formicary.store.schema import SCHEMA_VERSION, db_path
 
-from engine import store_summaries
-from engine.schema import SCHEMA_VERSION, db_path
-from engine.store import Store
 from tests.engine_support import store_at_version
-from tui.cli import main
 
 # Each task's summary as versions 5 and 6 built it at read time: the six stored fields, then
 # the latest attempt's (numbered as the task's attempts) start, end, duration up to ?2 and

@@ -12,16 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from engine import frames
-from engine.event_codec import encode_events
-from engine.events import Event, EventKind
-from engine.model import SessionStatus
-from engine.schema import connect
-from engine.store import Command, Store, db_path, this_host
-from engine.store_writer import StoreWriter
-from engine.writer_link import WriterLink
-from engine.writer_protocol import (
+from formicary.model.records import SessionStatus
+from formicary.run.events import Event, EventKind
+from formicary.store import frames
+from formicary.store.codec import encode_events
+from formicary.store.database import Command, Store, db_path, this_host
+from formicary.store.schema import connect
+from formicary.store.writer import StoreWriter
+from formicary.store.writer_link import WriterLink
+from formicary.store.writer_protocol import (
     KINDS,
     Close,
     Closed,
@@ -38,6 +37,7 @@ from engine.writer_protocol import (
     decode,
     encode,
 )
+
 from tests.engine_support import DEADLINE, eventually, process_alive, start
 
 GATED: dict[str, dict[str, Any]] = {
@@ -78,7 +78,7 @@ async def test_a_killed_writer_does_not_stop_the_session(
     os.kill(link.pid, signal.SIGKILL)
     await eventually(lambda: not process_alive(link.pid))
     (tmp_path / "go").touch()
-    with caplog.at_level(logging.ERROR, logger="engine.persist"):
+    with caplog.at_level(logging.ERROR, logger="formicary.store.persist"):
         assert await asyncio.wait_for(handle.wait(), DEADLINE) is SessionStatus.COMPLETED
         await asyncio.wait_for(handle.close(), DEADLINE)
     assert "is no longer recorded" in caplog.text
@@ -98,7 +98,7 @@ async def test_an_adopted_session_is_never_written_over(
     with store.transaction() as db:
         db.execute("UPDATE sessions SET owner_pid = 1, owner_host = ? WHERE id = ?", ("x", session))
     (tmp_path / "go").touch()
-    with caplog.at_level(logging.ERROR, logger="engine.persist"):
+    with caplog.at_level(logging.ERROR, logger="formicary.store.persist"):
         assert await handle.wait() is SessionStatus.COMPLETED
         await handle.close()
     assert handle.scheduler.bus.last_seq(handle.session_id) > before
@@ -332,7 +332,7 @@ async def test_the_link_hands_each_answer_to_its_session(
         ]
     )
     try:
-        with caplog.at_level(logging.ERROR, logger="engine.writer_link"):
+        with caplog.at_level(logging.ERROR, logger="formicary.store.writer_link"):
             link._dispatch(data)
     finally:
         await link.release(first)
@@ -354,7 +354,7 @@ async def test_the_persister_handles_each_answer(
     sid = persister.session_id
     commands: list[Command] = []
     persister._on_command = commands.append  # type: ignore[method-assign]
-    with caplog.at_level(logging.ERROR, logger="engine.persist"):
+    with caplog.at_level(logging.ERROR, logger="formicary.store.persist"):
         persister.receive(Written(sid, 10**9))
         assert persister._written_seq == 10**9
         persister.receive(CommandTaken(sid, (5, sid, "cancel", "wait", '{"force": true}')))

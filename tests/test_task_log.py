@@ -12,7 +12,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import formicary.tui.widgets.task_log
 import pytest
+from formicary.model.records import TaskStatus
+from formicary.model.specs import TaskSpec, WorkflowSpec
+from formicary.run.events import EventBus, EventKind
+from formicary.tui.glyphs import state_variable_defaults
+from formicary.tui.state import SessionView
+from formicary.tui.widgets.log_view import STAMP_WIDTH, LogView
+from formicary.tui.widgets.task_log import MAX_LINES, TaskLog, read_tail
 from rich.style import Style
 from textual import events
 from textual.app import App, ComposeResult
@@ -20,15 +28,6 @@ from textual.binding import Binding
 from textual.pilot import Pilot
 from textual.strip import Strip
 from textual.widgets import Input, Static
-
-import tui.widgets.task_log
-from engine.events import EventBus, EventKind
-from engine.model import TaskStatus
-from engine.specs import TaskSpec, WorkflowSpec
-from tui.glyphs import state_variable_defaults
-from tui.state import SessionView
-from tui.widgets.log_view import STAMP_WIDTH, LogView
-from tui.widgets.task_log import MAX_LINES, TaskLog, read_tail
 
 SESSION = "s1"
 STAMP = re.compile(r"^\d\d:\d\d:\d\d $")
@@ -330,7 +329,7 @@ async def test_the_marker_counts_lines_dropped_while_following(tmp_path: Path) -
 async def test_the_marker_cannot_count_a_file_read_only_from_its_end(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(tui.widgets.task_log, "MAX_LOAD_BYTES", 64 * 1024)
+    monkeypatch.setattr(formicary.tui.widgets.task_log, "MAX_LOAD_BYTES", 64 * 1024)
     log_file = tmp_path / "build.1.log"
     log_file.write_text("".join(f"{n:04d} " + "x" * 95 + "\n" for n in range(3_000)))
     pane = TaskLog()

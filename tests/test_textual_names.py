@@ -21,9 +21,8 @@ import pkgutil
 import textwrap
 from functools import cache
 
+import formicary.tui
 from textual.reactive import Reactive
-
-import tui
 
 MEANT_TO_BE_OVERRIDDEN = frozenset({"can_focus", "can_focus_children", "control"})
 """Names Textual asks subclasses to override (beside UPPER_CASE class settings):
@@ -32,7 +31,7 @@ MEANT_TO_BE_OVERRIDDEN = frozenset({"can_focus", "can_focus_children", "control"
 
 def _tui_classes() -> list[type]:
     classes: list[type] = []
-    for module_info in pkgutil.walk_packages(tui.__path__, "tui."):
+    for module_info in pkgutil.walk_packages(formicary.tui.__path__, "formicary.tui."):
         module = importlib.import_module(module_info.name)
         for value in vars(module).values():
             if inspect.isclass(value) and value.__module__ == module.__name__:

@@ -15,17 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from rich.color import Color as RichColor
-from rich.color import ColorSystem as RichColorSystem
-from textual.color import Color
-from textual.pilot import Pilot
-
-from engine.model import TaskStatus
-from tests.conftest import REPO
-from tui.app import FormicaryApp
-from tui.glyphs import STATE_COLORS, state_variable
-from tui.screens.main import MainScreen
-from tui.themes import (
+from formicary.model.records import TaskStatus
+from formicary.tui.app import FormicaryApp
+from formicary.tui.glyphs import STATE_COLORS, state_variable
+from formicary.tui.screens.main import MainScreen
+from formicary.tui.themes import (
     COLOR_FIELDS,
     THEMES_ENV,
     ThemeError,
@@ -38,8 +32,14 @@ from tui.themes import (
     settings_path,
     user_theme_folder,
 )
-from tui.widgets.project_tree import ProjectTree
-from tui.widgets.queue import TaskQueue
+from formicary.tui.widgets.project_tree import ProjectTree
+from formicary.tui.widgets.queue import TaskQueue
+from rich.color import Color as RichColor
+from rich.color import ColorSystem as RichColorSystem
+from textual.color import Color
+from textual.pilot import Pilot
+
+from tests.conftest import REPO
 
 THEMES = REPO / "themes"
 BUNDLED = sorted(THEMES.glob("*.toml"))

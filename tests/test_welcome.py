@@ -6,15 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from formicary.model.records import ProjectType
+from formicary.tui.app import FormicaryApp
+from formicary.tui.screens.main import MainScreen
+from formicary.tui.screens.new_project import NewProjectScreen
+from formicary.tui.widgets.project_tree import ProjectTree
+from formicary.tui.widgets.welcome import Welcome
 from textual.widgets import Input, Select, Static
 
-from engine.model import ProjectType
 from tests.test_dashboard import main_screen, until
-from tui.app import FormicaryApp
-from tui.screens.main import MainScreen
-from tui.screens.new_project import NewProjectScreen
-from tui.widgets.project_tree import ProjectTree
-from tui.widgets.welcome import Welcome
 
 
 async def test_the_welcome_pane_creates_a_project(tmp_path: Path) -> None:
@@ -51,12 +51,12 @@ async def test_a_workspace_that_cannot_be_written_is_said_in_the_dialog(
 ) -> None:
     """A read-only workspace (root ignores modes, so the refusal is simulated): the dialog
     says why and stays; the app does not crash."""
-    import engine.scaffold
+    import formicary.model.scaffold
 
     def refuse(*_args: object, **_kwargs: object) -> Path:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(engine.scaffold, "create_project", refuse)
+    monkeypatch.setattr(formicary.model.scaffold, "create_project", refuse)
     app = FormicaryApp(tmp_path)
     async with app.run_test(size=(120, 36)) as pilot:
         await until(pilot, lambda: any(isinstance(s, MainScreen) for s in app.screen_stack))

@@ -6,26 +6,25 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from textual.app import App
-from textual.binding import Binding
-from textual.command import CommandPalette
-
-from tui.bridge import (
+from formicary.tui.bridge import (
     DefinitionDrift,
     DefinitionsChanged,
     EngineBridge,
     SessionUpdated,
     StoreChanged,
 )
-from tui.commands import FormicaryCommands
-from tui.crash import CRASH_REASON, QUIT_REASON, write_crash_log
-from tui.glyphs import state_variable_defaults
-from tui.notifications import Notifier
-from tui.screens.confirm import ConfirmScreen
-from tui.screens.help import HelpScreen, describe_bindings
-from tui.screens.main import MainScreen
-from tui.screens.palette import FormicaryPalette
-from tui.themes import install_themes, remember_theme
+from formicary.tui.commands import FormicaryCommands
+from formicary.tui.crash import CRASH_REASON, QUIT_REASON, write_crash_log
+from formicary.tui.glyphs import state_variable_defaults
+from formicary.tui.notifications import Notifier
+from formicary.tui.screens.confirm import ConfirmScreen
+from formicary.tui.screens.help import HelpScreen, describe_bindings
+from formicary.tui.screens.main import MainScreen
+from formicary.tui.screens.palette import FormicaryPalette
+from formicary.tui.themes import install_themes, remember_theme
+from textual.app import App
+from textual.binding import Binding
+from textual.command import CommandPalette
 
 
 class FormicaryApp(App[int]):
@@ -106,7 +105,7 @@ class FormicaryApp(App[int]):
                 screen.definitions_changed(message.changes, message.issues)
 
     async def on_store_changed(self, _message: StoreChanged) -> None:
-        from tui.screens.sessions import SessionsScreen
+        from formicary.tui.screens.sessions import SessionsScreen
 
         if self.is_running and isinstance(self.screen, SessionsScreen):
             await self.screen.store_changed()

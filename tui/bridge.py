@@ -21,22 +21,21 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from formicary.errors import FormicaryError, UsageError
+from formicary.model.definitions import DEFINITION_FILE, Workspace, load_workspace, parse_project
+from formicary.model.diff import describe_changes
+from formicary.model.records import SessionStatus, TaskStatus
+from formicary.model.specs import ProjectSpec, WorkflowSpec
+from formicary.run.private_files import private_dir
+from formicary.store.database import ORPHAN_AFTER, AttemptRecord, SessionRecord, Store
+from formicary.store.schema import STATE_DIR, db_path, state_dir
+from formicary.tui.state import SessionView
 from textual.message import Message
-
-from engine.definitions import DEFINITION_FILE, Workspace, load_workspace, parse_project
-from engine.diff import describe_changes
-from engine.errors import FormicaryError, UsageError
-from engine.model import SessionStatus, TaskStatus
-from engine.private_files import private_dir
-from engine.schema import STATE_DIR, db_path, state_dir
-from engine.specs import ProjectSpec, WorkflowSpec
-from engine.store import ORPHAN_AFTER, AttemptRecord, SessionRecord, Store
-from tui.state import SessionView
 
 if TYPE_CHECKING:
     # Running, attaching to and adopting sessions pull in the scheduler and executors
     # (~75 ms of imports): they are imported when first used, after the first paint.
-    from engine.control import AttachedSession, SessionHandle
+    from formicary.api.control import AttachedSession, SessionHandle
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +117,7 @@ class WatchedSession:
             FormicaryError: The call is not allowed (unknown task, wrong state...).
         """
         if self.handle is not None:
-            from engine.control import run_command
+            from formicary.api.control import run_command
 
             return run_command(self.handle, action, task, args)
         assert self.attached is not None
@@ -318,7 +317,7 @@ class EngineBridge:
     ) -> WatchedSession:
         """Run ``workflow`` in this process (persisted) and watch it; ``executor``
         (``local`` or ``dask``, with a ``scheduler`` address) overrides the workflow's."""
-        from engine.runtime import start_session
+        from formicary.api.runtime import start_session
 
         handle = start_session(
             project,
@@ -363,7 +362,7 @@ class EngineBridge:
             return watched, await watched.control(action, task, **args)
         if not record.status.is_final and not adopt:
             raise AdoptionNeeded(watched.session_id, record.owner_pid)
-        from engine.recovery import check_adoptable_call
+        from formicary.api.recovery import check_adoptable_call
 
         # Refused before anything is adopted: an ended session takes only a retry that has
         # something to run again, and a refused call leaves the store as it was.
@@ -375,7 +374,7 @@ class EngineBridge:
         self, session_id: str, action: str, task: str | None, *, adopting: bool
     ) -> None:
         """Post :class:`DefinitionDrift` when the call would run changed definitions."""
-        from engine.definition_drift import session_drift
+        from formicary.api.definition_drift import session_drift
 
         if action not in ("retry", "retry_failed", "resume") and not adopting:
             return
@@ -400,7 +399,7 @@ class EngineBridge:
 
     def adopt(self, session_id: str | None) -> WatchedSession:
         """Take over an orphaned session and run it here."""
-        from engine.recovery import adopt, find_orphan
+        from formicary.api.recovery import adopt, find_orphan
 
         record = find_orphan(self.store, session_id)
         store = Store.for_workspace(self.root)
@@ -499,7 +498,7 @@ class EngineBridge:
     async def _hand_over_to_store(self, watched: WatchedSession) -> None:
         """Follow ``watched`` through the store from now on, like a session this process
         never ran: its engine here has finished, and another process owns it now."""
-        from engine.control import attach
+        from formicary.api.control import attach
 
         handle, watched.handle = watched.handle, None
         if handle is not None:
@@ -515,7 +514,7 @@ class EngineBridge:
         existing = self.sessions.get(str(session_id))
         if existing is not None:
             return existing
-        from engine.control import attach
+        from formicary.api.control import attach
 
         attached = attach(self.root, session_id)
         record = await self.read(self.store.session, session_id)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 if TYPE_CHECKING:
-    from tui.screens.main import MainScreen
+    from formicary.tui.screens.main import MainScreen
 
 ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Start the selected workflow", "start", "s"),
@@ -41,7 +41,7 @@ class FormicaryCommands(Provider):
     """Offers the main screen's actions and every workflow and task to jump to."""
 
     def _main(self) -> MainScreen | None:
-        from tui.screens.main import MainScreen
+        from formicary.tui.screens.main import MainScreen
 
         for screen in reversed(self.app.screen_stack):
             if isinstance(screen, MainScreen):

@@ -8,8 +8,8 @@ import time
 import traceback
 from pathlib import Path
 
-from engine.private_files import private_dir, private_opener
-from engine.schema import state_dir
+from formicary.run.private_files import private_dir, private_opener
+from formicary.store.schema import state_dir
 
 CRASH_REASON = "cancelled: the dashboard crashed"
 """Recorded on every task a crash of the dashboard ended (never a normal quit's reason)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.model import TaskStatus
+from formicary.model.records import TaskStatus
 
 GLYPHS: dict[TaskStatus, str] = {
     TaskStatus.PENDING: "○",

@@ -18,9 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, overload
 
+from formicary.model.dag import Dag
 from rich.cells import cell_len
-
-from engine.dag import Dag
 
 LANE_THRESHOLD = 200
 """Workflows with more tasks than this are shown as a lane list."""

@@ -6,11 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from formicary.tui.state import Changes, SessionView
+from formicary.tui.themes import load_settings, remember_settings
 from textual.app import App
 from textual.notifications import SeverityLevel
-
-from tui.state import Changes, SessionView
-from tui.themes import load_settings, remember_settings
 
 SHOWN_FAILURES = 3
 """Failures named in one toast; more in the same moment are counted."""

@@ -13,11 +13,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.durations import active_span
-from engine.events import Event, EventKind
-from engine.model import TaskStatus
-from engine.specs import WorkflowSpec
-from tui.glyphs import GLYPHS
+from formicary.model.durations import active_span
+from formicary.model.records import TaskStatus
+from formicary.model.specs import WorkflowSpec
+from formicary.run.events import Event, EventKind
+from formicary.tui.glyphs import GLYPHS
 
 SAMPLES_KEPT = 120
 

@@ -46,16 +46,15 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+from formicary.model.definitions import display_path
+from formicary.model.records import TaskStatus
+from formicary.model.toml_lines import KeyPath, key_lines, line_of
+from formicary.tui.glyphs import STATE_COLORS, state_variable
 from textual.app import App
 from textual.color import Color, ColorParseError
 from textual.css.constants import VALID_STYLE_FLAGS
 from textual.design import ColorSystem
 from textual.theme import Theme
-
-from engine.definitions import display_path
-from engine.model import TaskStatus
-from engine.toml_lines import KeyPath, key_lines, line_of
-from tui.glyphs import STATE_COLORS, state_variable
 
 log = logging.getLogger(__name__)
 

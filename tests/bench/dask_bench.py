@@ -5,7 +5,7 @@ sides, in one run. Measured, side by side: 1,000 independent no-op tasks,
 
 * through formicary: ``start_session`` (``monitor_interval=None``) of a workflow of 1,000
   ``true`` shell tasks with ``max_parallel = 1000`` (as unbounded as the bare loop), run by
-  a :class:`~engine.executors.dask.DaskExecutor` connected to the cluster, to ``wait()``
+  a :class:`~formicary.run.executors.dask.DaskExecutor` connected to the cluster, to ``wait()``
   returning; every attempt has its own key, its start, output and end travel back as
   events, and it can be cancelled on its worker;
 * through a bare loop: 1,000 ``client.submit(shell_true, pure=False)`` on a client of the
@@ -37,11 +37,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from distributed import Client, LocalCluster
-
-from engine.executors.dask import DaskExecutor, loopback_cluster_options
-from engine.model import SessionStatus
-from engine.runtime import start_session
-from engine.specs import ProjectSpec, TaskSpec, WorkflowSpec
+from formicary.api.runtime import start_session
+from formicary.model.records import SessionStatus
+from formicary.model.specs import ProjectSpec, TaskSpec, WorkflowSpec
+from formicary.run.executors.dask import DaskExecutor, loopback_cluster_options
 
 BAR_RATIO = 1.3
 NOOP_MODULE = "def noop():\n    return None\n"

@@ -46,11 +46,10 @@ from pathlib import Path
 from typing import Any
 
 import dask.threaded
-
-from engine.model import SessionStatus
-from engine.runtime import start_session
-from engine.specs import ProjectSpec, TaskSpec, WorkflowSpec
-from engine.synthetic import layered_edges
+from formicary.api.runtime import start_session
+from formicary.model.records import SessionStatus
+from formicary.model.specs import ProjectSpec, TaskSpec, WorkflowSpec
+from formicary.model.synthetic import layered_edges
 
 WIDTH = 100
 FAN_IN = 2

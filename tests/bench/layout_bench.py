@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from engine.dag import Dag  # noqa: E402
-from engine.synthetic import layered_edges  # noqa: E402
-from tui.graph_layout import build_layout  # noqa: E402
+from formicary.model.dag import Dag  # noqa: E402
+from formicary.model.synthetic import layered_edges  # noqa: E402
+from formicary.tui.graph_layout import build_layout  # noqa: E402
 
 BAR_SECONDS = 0.5
 LAYERS = WIDTH = 100

@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.definitions import load_workspace
-from engine.synthetic import write_workspace
+from formicary.model.definitions import load_workspace
+from formicary.model.synthetic import write_workspace
 
 BAR_SECONDS = 3.0
 

@@ -50,7 +50,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.store import db_path
+from formicary.store.database import db_path
 
 FORMICARY = shutil.which("formicary") or str(Path(sys.executable).parent / "formicary")
 BAR_RATIO = 1.2

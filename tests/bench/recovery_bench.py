@@ -51,10 +51,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.events import Event, EventKind
-from engine.recovery import adopt, find_orphan
-from engine.store import Store, db_path
-from engine.synthetic import layered_edges, task_name
+from formicary.api.recovery import adopt, find_orphan
+from formicary.model.synthetic import layered_edges, task_name
+from formicary.run.events import Event, EventKind
+from formicary.store.database import Store, db_path
 
 FORMICARY = shutil.which("formicary") or str(Path(sys.executable).parent / "formicary")
 BAR_SECONDS = 1.0

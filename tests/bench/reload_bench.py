@@ -21,10 +21,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tui.app import FormicaryApp
-from tui.screens.main import MainScreen
-from tui.widgets.project_tree import ProjectTree
-from tui.widgets.queue import TaskQueue
+from formicary.tui.app import FormicaryApp
+from formicary.tui.screens.main import MainScreen
+from formicary.tui.widgets.project_tree import ProjectTree
+from formicary.tui.widgets.queue import TaskQueue
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_projects"
 BAR_P95_MS = 300.0

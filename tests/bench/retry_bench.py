@@ -30,11 +30,11 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from engine.events import Event, EventBus  # noqa: E402
-from engine.model import SessionStatus  # noqa: E402
-from engine.runtime import start_session  # noqa: E402
-from engine.specs import ProjectSpec, TaskSpec, WorkflowSpec  # noqa: E402
-from engine.task_runs import JITTER  # noqa: E402
+from formicary.api.runtime import start_session  # noqa: E402
+from formicary.model.records import SessionStatus  # noqa: E402
+from formicary.model.specs import ProjectSpec, TaskSpec, WorkflowSpec  # noqa: E402
+from formicary.run.events import Event, EventBus  # noqa: E402
+from formicary.run.task_runs import JITTER  # noqa: E402
 
 BAR_LATE_S = 0.5
 DELAYS = (0.2, 0.4, 0.8)

@@ -44,11 +44,10 @@ def child(layers: int, max_parallel: int, persist: bool = False) -> None:
     import threading
 
     import psutil
-
-    from engine.model import SessionStatus
-    from engine.runtime import start_session
-    from engine.specs import ProjectSpec, TaskSpec, WorkflowSpec
-    from engine.synthetic import layered_edges
+    from formicary.api.runtime import start_session
+    from formicary.model.records import SessionStatus
+    from formicary.model.specs import ProjectSpec, TaskSpec, WorkflowSpec
+    from formicary.model.synthetic import layered_edges
 
     me = psutil.Process()
 

@@ -36,9 +36,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.model import SessionStatus
-from engine.runtime import start_session
-from engine.specs import ProjectSpec, TaskSpec, WorkflowSpec
+from formicary.api.runtime import start_session
+from formicary.model.records import SessionStatus
+from formicary.model.specs import ProjectSpec, TaskSpec, WorkflowSpec
 
 PARALLEL = 8
 BAR_RATIO = 1.2

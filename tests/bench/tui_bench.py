@@ -10,7 +10,7 @@ Bars:
 * launch: process start to the first painted screen (the output shows "Projects") <= 1 s,
   on a small workspace (a copy of ``sample_projects``) and on a 10,000-task one (the
   workflow previewed as a lane list); median of several launches;
-* busy: a 30,000-task session (``engine.synthetic``: 300 layers of 100 shell ``true``
+* busy: a 30,000-task session (``formicary.model.synthetic``: 300 layers of 100 shell ``true``
   tasks, ``max_parallel`` 8) run by a separate
   ``formicary run`` process, the dashboard attached to it (what a user watching a session
   has: the dashboard's own cost, not the engine's). The bar speaks of 10,000 tasks, but
@@ -67,8 +67,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-
-from engine.synthetic import write_project
+from formicary.model.synthetic import write_project
 
 REPO = Path(__file__).resolve().parents[2]
 FORMICARY = shutil.which("formicary") or str(Path(sys.executable).parent / "formicary")
@@ -249,7 +248,7 @@ def stop(*_):
     profile.dump_stats(out)
 signal.signal(signal.SIGUSR2, stop)
 sys.argv = ["formicary", *sys.argv[2:]]
-from tui.cli import entry_point
+from formicary.cli import entry_point
 sys.exit(entry_point())
 """
 """``formicary`` with a profiler that SIGUSR1 starts and SIGUSR2 stops and writes out."""

@@ -11,8 +11,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from engine.errors import DefinitionError, FormicaryError
-from tui.cli.commands import register_for
+from formicary.cli.commands import register_for
+from formicary.errors import DefinitionError, FormicaryError
 
 EXIT_OK = 0
 EXIT_FAILED = 1

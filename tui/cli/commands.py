@@ -13,8 +13,8 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from engine.limits import MAX_COUNT, MAX_PARALLEL, MAX_SESSION_ID
-from engine.states import ProjectType
+from formicary.model.limits import MAX_COUNT, MAX_PARALLEL, MAX_SESSION_ID
+from formicary.model.states import ProjectType
 
 EXIT_USAGE = 2
 SESSION_HELP = f"a session number, 1 to {MAX_SESSION_ID} (formicary sessions lists them)"
@@ -119,7 +119,7 @@ def _register_dash(subparsers: Any) -> None:
         description="Open the dashboard on WORKSPACE (default: -w or the current folder).",
     )
     parser.add_argument("path", nargs="?", metavar="WORKSPACE")
-    parser.set_defaults(handler="tui.cli.dash:run")
+    parser.set_defaults(handler="formicary.cli.dash:run")
 
 
 def _register_run(subparsers: Any) -> None:
@@ -161,7 +161,7 @@ def _register_run(subparsers: Any) -> None:
         help="Dask scheduler address, tcp://HOST:PORT (implies --executor dask; without it "
         "dask starts a local cluster)",
     )
-    parser.set_defaults(handler="tui.cli.run:run")
+    parser.set_defaults(handler="formicary.cli.run:run")
 
 
 def _register_sessions(subparsers: Any) -> None:
@@ -183,7 +183,7 @@ def _register_sessions(subparsers: Any) -> None:
         metavar="N",
         help=f"the N newest, 0 to {MAX_COUNT} (default 50; 0 lists every session)",
     )
-    sessions.set_defaults(handler="tui.cli.sessions:list_sessions")
+    sessions.set_defaults(handler="formicary.cli.sessions:list_sessions")
 
     status = subparsers.add_parser(
         "status", help="show a session's tasks", description="A row per task of SESSION."
@@ -195,7 +195,7 @@ def _register_sessions(subparsers: Any) -> None:
         help="one JSON document: the session with its params, and each task with its latest "
         "attempt's started_at, ended_at, duration_s (so far, while it runs) and worker",
     )
-    status.set_defaults(handler="tui.cli.sessions:show_status")
+    status.set_defaults(handler="formicary.cli.sessions:show_status")
 
     logs = subparsers.add_parser(
         "logs",
@@ -216,7 +216,7 @@ def _register_sessions(subparsers: Any) -> None:
         help=f"attempt number, 1 to {MAX_COUNT} (default: the latest)",
     )
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
-    logs.set_defaults(handler="tui.cli.sessions:show_logs")
+    logs.set_defaults(handler="formicary.cli.sessions:show_logs")
 
 
 def _register_control(subparsers: Any) -> None:
@@ -227,7 +227,7 @@ def _register_control(subparsers: Any) -> None:
         optional = action in ("retry", "cancel")
         parser.add_argument("task", metavar="TASK", nargs="?" if optional else None)
         parser.add_argument("--plain", action="store_true", help="plain lines if adopting")
-        parser.set_defaults(handler="tui.cli.control:control", action=action)
+        parser.set_defaults(handler="formicary.cli.control:control", action=action)
     pause = subparsers.add_parser(
         "pause",
         help="stop dispatching new tasks of a session",
@@ -235,7 +235,7 @@ def _register_control(subparsers: Any) -> None:
     )
     _session(pause)
     pause.add_argument("--stop", action="store_true", help="stop running processes too")
-    pause.set_defaults(handler="tui.cli.control:control", action="pause", task=None)
+    pause.set_defaults(handler="formicary.cli.control:control", action="pause", task=None)
     resume = subparsers.add_parser(
         "resume",
         help="resume a paused session, or adopt one whose engine stopped",
@@ -245,7 +245,7 @@ def _register_control(subparsers: Any) -> None:
     )
     _session(resume, optional=True)
     resume.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
-    resume.set_defaults(handler="tui.cli.control:resume_session", task=None)
+    resume.set_defaults(handler="formicary.cli.control:resume_session", task=None)
     prune = subparsers.add_parser(
         "prune",
         help="delete old sessions and their logs",
@@ -268,7 +268,7 @@ def _register_control(subparsers: Any) -> None:
     prune.add_argument(
         "--dry-run", action="store_true", help="list the sessions it would delete; delete none"
     )
-    prune.set_defaults(handler="tui.cli.control:prune_sessions")
+    prune.set_defaults(handler="formicary.cli.control:prune_sessions")
 
 
 def _register_validate(subparsers: Any) -> None:
@@ -283,7 +283,7 @@ def _register_validate(subparsers: Any) -> None:
     parser.add_argument(
         "--watch", action="store_true", help="validate again on every save (Ctrl-C stops)"
     )
-    parser.set_defaults(handler="tui.cli.validate:run")
+    parser.set_defaults(handler="formicary.cli.validate:run")
 
 
 def _register_new(subparsers: Any) -> None:
@@ -299,7 +299,7 @@ def _register_new(subparsers: Any) -> None:
         "-t", "--template", default="custom", metavar="TYPE", help=f"one of: {types}"
     )
     parser.add_argument("-d", "--description", help="the project's description")
-    parser.set_defaults(handler="tui.cli.new:run")
+    parser.set_defaults(handler="formicary.cli.new:run")
 
 
 def _register_docs(subparsers: Any) -> None:
@@ -328,7 +328,7 @@ def _register_docs(subparsers: Any) -> None:
         help="move hand-written files aside to NAME.bak, then write the generated ones",
     )
     parser.add_argument("--stdout", action="store_true", help="print instead of writing")
-    parser.set_defaults(handler="tui.cli.docs:run")
+    parser.set_defaults(handler="formicary.cli.docs:run")
 
 
 def _register_mcp(subparsers: Any) -> None:
@@ -341,7 +341,7 @@ def _register_mcp(subparsers: Any) -> None:
         "it starts appear in the dashboard; they are cancelled when the client disconnects.",
     )
     parser.add_argument("path", nargs="?", metavar="WORKSPACE")
-    parser.set_defaults(handler="tui.cli.mcp:run")
+    parser.set_defaults(handler="formicary.cli.mcp:run")
 
 
 _REGISTERS = (

@@ -6,7 +6,7 @@ this process adopts it, applies the call, and runs it in the foreground like ``r
 
 Either way the session runs the definitions it stored when it started (reproducibility);
 when the workspace now defines a task it would start differently, a ``note:`` line per such
-task says so (:mod:`engine.definition_drift`).
+task says so (:mod:`formicary.api.definition_drift`).
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ import shutil
 import sys
 from pathlib import Path
 
-from engine.control import attach, run_command
-from engine.definition_drift import session_drift
-from engine.errors import UsageError
-from engine.recovery import adopt, check_adoptable_call, find_orphan
-from engine.runtime import logs_root
-from engine.store import SessionRecord, Store
-from tui.cli.output import make_console
-from tui.cli.run import follow
+from formicary.api.control import attach, run_command
+from formicary.api.definition_drift import session_drift
+from formicary.api.recovery import adopt, check_adoptable_call, find_orphan
+from formicary.api.runtime import logs_root
+from formicary.cli.output import make_console
+from formicary.cli.run import follow
+from formicary.errors import UsageError
+from formicary.store.database import SessionRecord, Store
 
 
 def control(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from engine.errors import UsageError
+from formicary.errors import UsageError
 
 
 def run(args: argparse.Namespace) -> int:
@@ -14,8 +14,8 @@ def run(args: argparse.Namespace) -> int:
     folder = Path(args.path or args.workspace or ".")
     if not folder.is_dir():
         raise UsageError(f"{folder}: not a folder")
-    from tui.app import FormicaryApp
-    from tui.crash import EXIT_CRASHED
+    from formicary.tui.app import FormicaryApp
+    from formicary.tui.crash import EXIT_CRASHED
 
     app = FormicaryApp(folder)
     app.run()

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from engine.docs import DOC_FILES, DocumentationGenerator
-from engine.workspace_files import display_link
+from formicary.docs.generator import DOC_FILES, DocumentationGenerator
+from formicary.model.workspace_files import display_link
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.errors import UsageError
+from formicary.errors import UsageError
 
 
 def run(args: argparse.Namespace) -> int:
@@ -14,7 +14,7 @@ def run(args: argparse.Namespace) -> int:
     if not workspace.is_dir():
         raise UsageError(f"{workspace}: workspace folder does not exist")
     try:
-        from engine.mcp_server import serve
+        from formicary.mcp.server import serve
     except ImportError as error:
         raise UsageError(
             f"formicary mcp needs the MCP SDK ({error.name} is missing): "

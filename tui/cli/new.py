@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.definitions import display_path
-from engine.scaffold import create_project, parse_project_type
+from formicary.model.definitions import display_path
+from formicary.model.scaffold import create_project, parse_project_type
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,22 +15,21 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from formicary.api.control import SessionHandle
+from formicary.api.runtime import executors_for, start_session
+from formicary.cli.output import make_console
+from formicary.errors import UsageError
+from formicary.model.definitions import display_path
+from formicary.model.params import parse_overrides
+from formicary.model.records import SessionStatus, TaskStatus
+from formicary.model.targets import resolve_target
+from formicary.run.events import Event, EventKind, Subscription
+from formicary.run.executors import Executor
+from formicary.tui.glyphs import STYLES, glyph
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
-
-from engine.control import SessionHandle
-from engine.definitions import display_path
-from engine.errors import UsageError
-from engine.events import Event, EventKind, Subscription
-from engine.executors import Executor
-from engine.model import SessionStatus, TaskStatus
-from engine.params import parse_overrides
-from engine.runtime import executors_for, start_session
-from engine.targets import resolve_target
-from tui.cli.output import make_console
-from tui.glyphs import STYLES, glyph
 
 EXIT_INTERRUPTED = 130
 _REPORTED = frozenset(

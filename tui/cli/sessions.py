@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.durations import span, took
-from engine.errors import UsageError
-from engine.states import SessionStatus, TaskStatus, task_tally
-from engine.store import AttemptRecord, SessionRecord, Store
+from formicary.errors import UsageError
+from formicary.model.durations import span, took
+from formicary.model.states import SessionStatus, TaskStatus, task_tally
+from formicary.store.database import AttemptRecord, SessionRecord, Store
 
 # Rich and the glyphs are imported where a table is printed:
 # `status --json` polled by scripts every second pays only for reading the store.
@@ -60,9 +60,8 @@ def list_sessions(args: argparse.Namespace) -> int:
             )
         )
         return 0
+    from formicary.cli.output import make_console, print_columns
     from rich.text import Text
-
-    from tui.cli.output import make_console, print_columns
 
     rows = []
     for record in records:
@@ -109,10 +108,9 @@ def show_status(args: argparse.Namespace) -> int:
         return 0
     tasks, attempts = store.tasks_and_attempts(record.id)
     last = {attempt.task: attempt for attempt in attempts}
+    from formicary.cli.output import make_console, print_columns
+    from formicary.tui.glyphs import STYLES, glyph
     from rich.text import Text
-
-    from tui.cli.output import make_console, print_columns
-    from tui.glyphs import STYLES, glyph
 
     console = make_console()
     console.print(
@@ -182,7 +180,7 @@ def show_logs(args: argparse.Namespace) -> int:
 def _list_logs(store: Store, record: SessionRecord) -> int:
     """Print a line per attempt of every task of the session (a task that never ran gets
     one line with its state): task, attempt, state, exit code, log size in bytes, log file."""
-    from tui.cli.output import make_console, print_columns
+    from formicary.cli.output import make_console, print_columns
 
     tasks, attempts = store.tasks_and_attempts(record.id)
     by_task: dict[str, list[AttemptRecord]] = {}

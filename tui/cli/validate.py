@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from engine.definitions import display_path, load_workspace
+from formicary.model.definitions import display_path, load_workspace
 
 
 def run(args: argparse.Namespace) -> int:

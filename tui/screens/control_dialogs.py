@@ -1,12 +1,12 @@
 """The questions asked before a control call that cannot be undone: what it affects, in
-words, as a :class:`~tui.screens.confirm.ConfirmScreen` (shared by the main and sessions
+words, as a :class:`~formicary.tui.screens.confirm.ConfirmScreen` (shared by the main and sessions
 screens)."""
 
 from __future__ import annotations
 
-from engine.model import TaskStatus
-from tui.screens.confirm import ConfirmScreen
-from tui.state import SessionView
+from formicary.model.records import TaskStatus
+from formicary.tui.screens.confirm import ConfirmScreen
+from formicary.tui.state import SessionView
 
 UNFINISHED = (
     TaskStatus.PENDING,

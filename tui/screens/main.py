@@ -6,36 +6,35 @@ import gc
 from pathlib import Path
 from typing import Any
 
+from formicary.errors import FormicaryError
+from formicary.model.records import ProjectType, TaskStatus
+from formicary.model.specs import ProjectSpec, WorkflowSpec
+from formicary.tui.bridge import AdoptionNeeded, EngineBridge, WatchedSession
+from formicary.tui.screens.control_dialogs import (
+    adoption_dialog,
+    cancel_session_dialog,
+    cancel_task_dialog,
+    skip_dialog,
+)
+from formicary.tui.screens.new_project import NewProject, NewProjectScreen
+from formicary.tui.screens.sessions import SessionsScreen
+from formicary.tui.screens.start import StartOptions, StartScreen
+from formicary.tui.screens.task_detail import TaskDetailScreen
+from formicary.tui.state import Changes, SessionView
+from formicary.tui.widgets.error_pane import ErrorPane
+from formicary.tui.widgets.graph import DagGraph
+from formicary.tui.widgets.project_tree import ProjectTree
+from formicary.tui.widgets.queue import TaskQueue
+from formicary.tui.widgets.resources import ResourcePane
+from formicary.tui.widgets.status_header import StatusHeader
+from formicary.tui.widgets.task_log import TaskLog
+from formicary.tui.widgets.welcome import Welcome
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Log
-
-from engine.errors import FormicaryError
-from engine.model import ProjectType, TaskStatus
-from engine.specs import ProjectSpec, WorkflowSpec
-from tui.bridge import AdoptionNeeded, EngineBridge, WatchedSession
-from tui.screens.control_dialogs import (
-    adoption_dialog,
-    cancel_session_dialog,
-    cancel_task_dialog,
-    skip_dialog,
-)
-from tui.screens.new_project import NewProject, NewProjectScreen
-from tui.screens.sessions import SessionsScreen
-from tui.screens.start import StartOptions, StartScreen
-from tui.screens.task_detail import TaskDetailScreen
-from tui.state import Changes, SessionView
-from tui.widgets.error_pane import ErrorPane
-from tui.widgets.graph import DagGraph
-from tui.widgets.project_tree import ProjectTree
-from tui.widgets.queue import TaskQueue
-from tui.widgets.resources import ResourcePane
-from tui.widgets.status_header import StatusHeader
-from tui.widgets.task_log import TaskLog
-from tui.widgets.welcome import Welcome
 
 
 class MainScreen(Screen[None]):
@@ -625,7 +624,7 @@ class MainScreen(Screen[None]):
     @on(Welcome.NewProject)
     def action_new_project(self) -> None:
         """Create a project from a template (as ``formicary new``); it shows up in the tree."""
-        from engine.scaffold import create_project
+        from formicary.model.scaffold import create_project
 
         def create(name: str, kind: ProjectType) -> str | None:
             try:

@@ -5,20 +5,19 @@ from __future__ import annotations
 import asyncio
 import time
 
+from formicary.errors import FormicaryError
+from formicary.model.states import task_tally
+from formicary.store.database import SessionRecord
+from formicary.tui.bridge import AdoptionNeeded, EngineBridge
+from formicary.tui.matching import matches
+from formicary.tui.screens.confirm import ConfirmScreen
+from formicary.tui.screens.control_dialogs import adoption_dialog
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
-
-from engine.errors import FormicaryError
-from engine.states import task_tally
-from engine.store import SessionRecord
-from tui.bridge import AdoptionNeeded, EngineBridge
-from tui.matching import matches
-from tui.screens.confirm import ConfirmScreen
-from tui.screens.control_dialogs import adoption_dialog
 
 _STATUS_STYLE = {
     "running": "bold",

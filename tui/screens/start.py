@@ -6,16 +6,15 @@ import importlib.util
 from dataclasses import dataclass, field
 from typing import Any
 
+from formicary.errors import UsageError
+from formicary.model.params import resolve
+from formicary.model.specs import WorkflowSpec
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.scalar import Scalar
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
-
-from engine.errors import UsageError
-from engine.params import resolve
-from engine.specs import WorkflowSpec
 
 EXECUTORS = ("local", "dask")
 MIN_FIELD_ROWS = 4

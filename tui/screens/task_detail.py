@@ -8,18 +8,17 @@ from __future__ import annotations
 import time
 
 import tomli_w
+from formicary.model.durations import took
+from formicary.model.records import TaskStatus
+from formicary.model.specs import task_to_dict
+from formicary.tui.bridge import WatchedSession
+from formicary.tui.glyphs import GLYPHS
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
-
-from engine.durations import took
-from engine.model import TaskStatus
-from engine.specs import task_to_dict
-from tui.bridge import WatchedSession
-from tui.glyphs import GLYPHS
 
 
 class TaskDetailScreen(Screen[None]):

@@ -1,7 +1,7 @@
 """The live graph of the selected workflow: each task's glyph and name in its state's colour.
 
-:class:`DagGraph` paints a :class:`~tui.graph_layout.GraphLayout` through Textual's line API,
-one row at a time, so a 10,000-task lane list costs only the rows on screen. State changes
+:class:`DagGraph` paints a :class:`~formicary.tui.graph_layout.GraphLayout` through Textual's line
+API, one row at a time, so a 10,000-task lane list costs only the rows on screen. State changes
 repaint single rows and never lay the graph out again.
 """
 
@@ -10,6 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import ClassVar
 
+from formicary.model.dag import Dag
+from formicary.model.records import TaskStatus
+from formicary.model.specs import WorkflowSpec
+from formicary.tui.glyphs import GLYPHS, state_variable
+from formicary.tui.graph_layout import (
+    LANE_THRESHOLD,
+    GraphLayout,
+    Mode,
+    NodeRef,
+    build_layout,
+    label,
+)
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
@@ -21,12 +33,6 @@ from textual.message import Message
 from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-
-from engine.dag import Dag
-from engine.model import TaskStatus
-from engine.specs import WorkflowSpec
-from tui.glyphs import GLYPHS, state_variable
-from tui.graph_layout import LANE_THRESHOLD, GraphLayout, Mode, NodeRef, build_layout, label
 
 
 def _state_rules() -> str:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from formicary.model.definitions import Workspace
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
-
-from engine.definitions import Workspace
 
 WorkflowKey = tuple[str, str]
 

@@ -14,6 +14,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+from formicary.model.durations import span
+from formicary.model.records import TaskPriority, TaskStatus
+from formicary.tui.glyphs import state_variable
+from formicary.tui.matching import matches
+from formicary.tui.state import Changes, SessionView, TaskRow
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
@@ -25,12 +30,6 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-
-from engine.durations import span
-from engine.model import TaskPriority, TaskStatus
-from tui.glyphs import state_variable
-from tui.matching import matches
-from tui.state import Changes, SessionView, TaskRow
 
 COLUMNS = ("task", "state", "prio", "try", "started", "took", "pool")
 """Column keys (also their labels), in display order."""

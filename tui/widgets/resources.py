@@ -7,13 +7,12 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
+from formicary.tui.state import Changes, Sample, SessionView
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.theme import Theme
 from textual.widget import Widget
 from textual.widgets import Sparkline, Static
-
-from tui.state import Changes, Sample, SessionView
 
 log = logging.getLogger(__name__)
 

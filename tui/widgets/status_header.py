@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from formicary.model.records import TaskStatus
+from formicary.tui.glyphs import GLYPHS, state_variable
+from formicary.tui.state import SessionView
 from rich.text import Text
 from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widget import Widget
-
-from engine.model import TaskStatus
-from tui.glyphs import GLYPHS, state_variable
-from tui.state import SessionView
 
 _SHOWN = (
     TaskStatus.RUNNING,

@@ -14,6 +14,9 @@ import time
 from collections.abc import Iterator
 from typing import BinaryIO, ClassVar, NamedTuple
 
+from formicary.model.records import TaskStatus
+from formicary.tui.state import SessionView, TaskRow
+from formicary.tui.widgets.log_view import LogView
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult, SuspendNotSupported
@@ -23,10 +26,6 @@ from textual.theme import Theme
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Input, Static
-
-from engine.model import TaskStatus
-from tui.state import SessionView, TaskRow
-from tui.widgets.log_view import LogView
 
 log = logging.getLogger(__name__)
 
