@@ -351,23 +351,30 @@ class _Reader:
             self.i += 1
         self.heredocs.append(("".join(word), quoted, strip))
 
-    def _double(self) -> None:
-        char = self.text[self.i]
+    def _expansion(self, char: str) -> bool:
+        """Read what expands alike in double quotes, ``${…}`` and an unquoted heredoc body: a
+        mark, a backslash escape, a backquoted command, ``$(``, ``$((`` or ``${``. True when
+        ``char`` started one (and it was read)."""
         if char == _MARK:
             self._mark()
             self.i += 1
-        elif char == "\\":
+            return True
+        if char == "\\":
             self._backslash()
-        elif char == '"':
-            self._pop()
-            self.i += 1
-        elif char == "`":
+            return True
+        if char == "`":
             self._push(_BACKTICK)
             self.i += 1
-        elif char == "$" and self._dollar():
-            pass
-        else:
-            self.i += 1
+            return True
+        return char == "$" and self._dollar()
+
+    def _double(self) -> None:
+        char = self.text[self.i]
+        if self._expansion(char):
+            return
+        if char == '"':
+            self._pop()
+        self.i += 1
 
     def _single(self) -> None:
         char = self.text[self.i]
@@ -379,28 +386,16 @@ class _Reader:
 
     def _param(self) -> None:
         char = self.text[self.i]
+        if self._expansion(char):
+            return
         inside_double = self.stack[-2] in (_DQ, _BODY) if len(self.stack) > 1 else False
-        if char == _MARK:
-            self._mark()
-            self.i += 1
-        elif char == "\\":
-            self._backslash()
-        elif char == "}":
+        if char == "}":
             self._pop()
-            self.i += 1
         elif char == '"':
             self._push(_DQ)
-            self.i += 1
         elif char == "'" and not inside_double:
             self._push(_SQ)
-            self.i += 1
-        elif char == "`":
-            self._push(_BACKTICK)
-            self.i += 1
-        elif char == "$" and self._dollar():
-            pass
-        else:
-            self.i += 1
+        self.i += 1
 
     def _arith(self) -> None:
         text, i = self.text, self.i
@@ -442,17 +437,9 @@ class _Reader:
                     self._pop()
                 return
         char = text[self.i]
-        if char == _MARK:
-            self.found.append(_Slot(QUOTED_HEREDOC if quoted else HEREDOC))
+        if quoted:
+            if char == _MARK:
+                self.found.append(_Slot(QUOTED_HEREDOC))
             self.i += 1
-        elif quoted:
-            self.i += 1
-        elif char == "\\":
-            self._backslash()
-        elif char == "`":
-            self._push(_BACKTICK)
-            self.i += 1
-        elif char == "$" and self._dollar():
-            pass
-        else:
+        elif not self._expansion(char):
             self.i += 1
