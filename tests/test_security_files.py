@@ -493,3 +493,33 @@ def test_help_documents_the_ranges(
     code, out, _ = in_process(capsys, *command, "--help")
     assert code == 0
     assert needle in " ".join(out.split())
+
+
+async def test_a_huge_max_parallel_from_the_start_dialog_is_an_error_not_a_crash(
+    samples: Path,
+) -> None:
+    """Found by hand in the dashboard: 10**23 in "tasks at once" crashed the app (SQLite
+    OverflowError). The dialog names the range, and start_session refuses it for every caller."""
+    from formicary.api.runtime import start_session
+    from formicary.errors import UsageError
+    from formicary.model.definitions import load_workspace
+    from formicary.tui.app import FormicaryApp
+    from formicary.tui.screens.start import StartScreen
+    from textual.widgets import Input, Static
+
+    from tests.test_dashboard import SIZE, open_workflow, until
+
+    app = FormicaryApp(samples)
+    async with app.run_test(size=SIZE) as pilot:
+        main = await open_workflow(pilot, "chaos", "demo")
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(app.screen, StartScreen))
+        app.screen.query_one("#max-parallel", Input).value = "99999999999999999999999"
+        await pilot.press("enter")
+        error = app.screen.query_one("#error", Static)
+        await until(pilot, lambda: "from 1 to 10000" in str(error.render()))
+        assert isinstance(app.screen, StartScreen) and main.current is None
+
+    project = load_workspace(samples).projects["chaos"]
+    with pytest.raises(UsageError, match="max_parallel 10001: must be an integer from 1 to"):
+        start_session(project, project.workflows["demo"], workspace=samples, max_parallel=10001)

@@ -16,6 +16,7 @@ from typing import Any
 from formicary.api.control import SessionHandle
 from formicary.errors import UsageError
 from formicary.model import host_env
+from formicary.model.limits import MAX_PARALLEL
 from formicary.model.params import resolve
 from formicary.model.snapshot import snapshot_text
 from formicary.model.specs import ProjectSpec, WorkflowSpec
@@ -137,6 +138,10 @@ def start_session(
         UsageError: Bad parameters, or an executor that cannot be used (see
             :func:`executors_for`).
     """
+    if max_parallel is not None and not 1 <= max_parallel <= MAX_PARALLEL:
+        raise UsageError(
+            f"max_parallel {max_parallel}: must be an integer from 1 to {MAX_PARALLEL}"
+        )
     values = resolve(workflow.params, params or {})
     for name, spec in workflow.tasks.items():
         if spec.env:  # a missing host variable stops the session before it is recorded

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from formicary.errors import UsageError
+from formicary.model.limits import MAX_PARALLEL
 from formicary.model.params import resolve
 from formicary.model.specs import WorkflowSpec
 from textual.app import ComposeResult
@@ -203,8 +204,8 @@ class StartScreen(ModalScreen[StartOptions | None]):
         text = self.query_one("#max-parallel", Input).value.strip()
         max_parallel = None
         if text:
-            if not text.isdigit() or int(text) < 1:
-                raise UsageError(f"tasks at once {text!r}: a whole number of at least 1")
+            if not text.isdigit() or not 1 <= int(text) <= MAX_PARALLEL:
+                raise UsageError(f"tasks at once {text!r}: a whole number from 1 to {MAX_PARALLEL}")
             max_parallel = int(text)
         return StartOptions(
             params=params,
