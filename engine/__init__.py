@@ -57,6 +57,8 @@ _EXPORTS: dict[str, str] = {
     "Workspace": "formicary.model.workspace_files",
     # what other public methods return
     "SessionHandle": "formicary.api.control",
+    "SessionClient": "formicary.api.session_client",
+    "Outcome": "formicary.api.outcome",
     "McpTool": "formicary.mcp.tools",
     "RunHistory": "formicary.docs.generator",
     "RunSummary": "formicary.docs.generator",
@@ -78,6 +80,7 @@ _EXPORTS: dict[str, str] = {
     "ResourceBusyError": "formicary.errors",
     "StoreVersionError": "formicary.errors",
     "SQLiteTooOldError": "formicary.errors",
+    "AdoptionNeeded": "formicary.errors",
     # functions
     "create_workflow_steps": "formicary.api.functions",
     "workflow_steps": "formicary.api.workflow_manager",
@@ -126,12 +129,15 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
         get_workflow_manager,
     )
     from formicary.api.orchestration import OrchestrationEngine
+    from formicary.api.outcome import Outcome
     from formicary.api.project_manager import ProjectManager
     from formicary.api.resource_manager import ResourceManager
+    from formicary.api.session_client import SessionClient
     from formicary.api.task_orchestrator import TaskExecution, TaskOrchestrator
     from formicary.api.workflow_manager import WorkflowManager, workflow_steps
     from formicary.docs.generator import DocumentationGenerator, RunHistory, RunSummary, WriteResult
     from formicary.errors import (
+        AdoptionNeeded,
         DefinitionError,
         DefinitionIssue,
         DocsError,

@@ -149,3 +149,15 @@ class SQLiteTooOldError(FormicaryError, RuntimeError):
             f"the store needs SQLite {needed} or newer, and this Python has SQLite {found}: "
             "use a Python built with a newer SQLite"
         )
+
+
+class AdoptionNeeded(FormicaryError, RuntimeError):
+    """A control call reached a session whose engine died mid-run: it must be adopted (run
+    in the caller's process) first, which a front end asks its user about."""
+
+    def __init__(self, session_id: str, owner_pid: int | None) -> None:
+        self.session_id = session_id
+        self.owner_pid = owner_pid
+        super().__init__(
+            f"session {session_id}: its engine (pid {owner_pid}) stopped; adopt it to go on"
+        )

@@ -137,3 +137,12 @@ def test_the_engine_never_imports_textual() -> None:
             )
             wrong += [f"{name}: {n}" for n in names if n.split(".")[0] == "textual"]
     assert wrong == []
+
+
+def test_every_module_starts_with_a_docstring_of_what_it_owns() -> None:
+    missing = [
+        name
+        for name, file in modules()
+        if ".templates." not in name and not ast.get_docstring(ast.parse(file.read_text()))
+    ]
+    assert not missing, missing

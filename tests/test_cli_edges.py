@@ -1,11 +1,15 @@
 """Command-line edges: ``--version``, a ``-w`` that names no folder, what ``status --json``
-says of each task's latest attempt and of the session's parameters, and ``logs SESSION``
-listing every attempt's log."""
+says of each task's latest attempt and of the session's parameters, ``logs SESSION``
+listing every attempt's log, and the declared commands: each listed by ``--help`` and its
+handler found, the parser built for one command answering as the full one, and the read-only
+commands importing only what they use."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+import sys
 import time
 import tomllib
 from collections.abc import Iterator
@@ -353,3 +357,73 @@ def test_logs_options_that_need_a_task_are_exit_2(finished: Path, option: str) -
     assert result.stderr.startswith(f"formicary: error: {option}: needs a TASK")
     assert len(result.stderr.splitlines()) == 1
     assert "Traceback" not in result.stderr
+
+
+# -- the declared commands ----------------------------------------------------------------
+
+
+def test_every_declared_command_is_in_the_help_in_order_and_its_handler_resolves() -> None:
+    from formicary.cli.commands import COMMANDS
+
+    result = cli("--help")
+    assert result.returncode == 0, result.stderr
+    listed = re.findall(r"^    (\S+)", result.stdout, re.MULTILINE)
+    assert listed == [command.name for command in COMMANDS]
+    for command in COMMANDS:
+        assert callable(command.resolve()), command.handler
+
+
+def test_help_asked_for_before_the_command_lists_every_command(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The parser is built with only the named command when it can be; help (``-h status``,
+    ``--he status``) is not such a case: it lists them all."""
+    from formicary.cli.commands import COMMANDS
+
+    for option in ("-h", "--he", "-vh"):
+        with pytest.raises(SystemExit) as ended:
+            main([option, "status"])
+        assert ended.value.code == 0
+        listed = re.findall(r"^    (\S+)", capsys.readouterr().out, re.MULTILINE)
+        assert listed == [command.name for command in COMMANDS], option
+
+
+def test_a_workspace_named_like_a_command_is_not_taken_for_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``-vw run sessions``: ``run`` is the workspace, ``sessions`` the command."""
+    (tmp_path / "run").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert main(["-vw", "run", "sessions"]) == 2
+    assert capsys.readouterr().err == "formicary: error: run: no sessions recorded here yet\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "unwanted"),
+    [
+        (["status", "1", "--json"], ("textual", "asyncio", "rich", "formicary.api")),
+        (["sessions", "--json"], ("textual", "asyncio", "rich", "formicary.api")),
+        (["status", "1"], ("textual", "asyncio", "formicary.api", "formicary.run.scheduler")),
+        (["sessions"], ("textual", "asyncio", "formicary.api", "formicary.run.scheduler")),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else None,
+)
+def test_read_only_commands_import_only_what_they_use(
+    finished: Path, command: list[str], unwanted: tuple[str, ...]
+) -> None:
+    """Scripts poll ``status --json``: declaring every command must not import any
+    command's implementation, and reading the store needs no engine, UI or event loop."""
+    script = (
+        "import contextlib, io, sys\n"
+        "from formicary.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    code = main({['-w', str(finished), *command]!r})\n"
+        "print(code, *sorted(name for name, m in sys.modules.items() if m is not None))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    code, *loaded = result.stdout.split()
+    assert code == "0", result.stderr
+    wrong = [n for n in loaded if n in unwanted or n.startswith(tuple(u + "." for u in unwanted))]
+    assert wrong == []

@@ -20,6 +20,8 @@ from typing import Any
 
 import psutil
 import pytest
+from formicary.api.outcome import Outcome
+from formicary.api.session_client import wait_for_outcome
 from formicary.model.records import TaskStatus
 from formicary.store.database import COMMAND_EXPIRED, Store
 from formicary.store.schema import db_path
@@ -414,10 +416,12 @@ async def test_a_command_queued_for_a_dead_engine_expires_visibly(engine: Engine
             assert taken_at is not None and outcome == COMMAND_EXPIRED
             watched = main.current
             assert watched is not None and not watched.embedded
-            # The attached path (what the bridge uses for a live engine elsewhere): the
-            # expiry comes back, not "queued".
-            shown = await watched.control("cancel", "long")
-            assert shown == COMMAND_EXPIRED
+            # A call queued for an engine that died before taking it comes back refused,
+            # with the expiry, not "queued".
+            later = store.enqueue(engine.session, "cancel", "long")
+            text = await wait_for_outcome(store, later, 10.0)
+            assert text == COMMAND_EXPIRED
+            assert not Outcome.from_stored(text, engine.session, "cancel").ok
             assert {outcome for *_, outcome in _commands(engine.workspace)} == {COMMAND_EXPIRED}
         finally:
             store.close()

@@ -11,6 +11,7 @@ from types import MappingProxyType
 
 import pytest
 from formicary.model.records import AttemptOutcome, SessionStatus, TaskStatus
+from formicary.run import event_data
 from formicary.run.events import Event, EventKind
 from formicary.store.codec import decode_events, encode_events
 from formicary.store.database import Store
@@ -62,6 +63,88 @@ def test_chunks_round_trip_with_plain_values() -> None:
     assert decoded[1].kind is EventKind.TASK_STATE
     assert type(decoded[1].data["state"]) is str and decoded[1].data["state"] == "running"
     assert decoded[2].data["path"] == "/p" and decoded[0].data == {"a": 1}
+
+
+def test_the_payload_constructors_write_the_stored_format() -> None:
+    """Payloads built by formicary.run.event_data are the plain dicts events always carried
+    (keys in the same order), and come back from a chunk as they went in."""
+    S = TaskStatus
+    ended = event_data.attempt_ended(AttemptOutcome.FAILED, 3, "exited with code 3")
+    payloads = [
+        event_data.task_state(S.READY, S.PENDING),
+        event_data.task_state(
+            S.RETRYING, S.RUNNING, reason="x; retry", held=True, budget_from=2, ended=ended
+        ),
+        event_data.task_state(
+            S.COMPLETED, S.RUNNING, ended=event_data.attempt_ended(AttemptOutcome.SUCCEEDED, 0)
+        ),
+        event_data.attempt_started(S.READY, "/l/t.1.log", 12, worker="tcp://w", held=True),
+        event_data.attempt_started(S.READY, "/l/t.2.log", None),
+        event_data.output(["a", "b"]),
+        event_data.command_done(4, "hold", "ok"),
+        event_data.session_started("p", "w", {"n": 1}, ["t"], 4),
+        event_data.session_paused(stop_processes=True),
+        event_data.session_paused(adopted=True),
+        event_data.session_resumed(),
+        event_data.session_resumed(adopted_by=77),
+        event_data.session_resumed(reopened=True),
+        event_data.session_finished(SessionStatus.CANCELLED, {S.FAILED: 1}, "stop"),
+        event_data.session_finished(SessionStatus.COMPLETED, {S.COMPLETED: 2}),
+    ]
+    assert [list(payload.items()) for payload in payloads] == [
+        [("state", "ready"), ("previous", "pending")],
+        [
+            ("state", "retrying"),
+            ("previous", "running"),
+            ("reason", "x; retry"),
+            ("outcome", "failed"),
+            ("exit_code", 3),
+            ("attempt_reason", "exited with code 3"),
+            ("held", True),
+            ("budget_from", 2),
+        ],
+        [
+            ("state", "completed"),
+            ("previous", "running"),
+            ("outcome", "succeeded"),
+            ("exit_code", 0),
+        ],
+        [
+            ("state", "running"),
+            ("previous", "ready"),
+            ("log", "/l/t.1.log"),
+            ("pid", 12),
+            ("worker", "tcp://w"),
+            ("held", True),
+        ],
+        [("state", "running"), ("previous", "ready"), ("log", "/l/t.2.log"), ("pid", None)],
+        [("lines", ["a", "b"])],
+        [("command_id", 4), ("action", "hold"), ("outcome", "ok")],
+        [
+            ("project", "p"),
+            ("workflow", "w"),
+            ("params", {"n": 1}),
+            ("tasks", ["t"]),
+            ("max_parallel", 4),
+        ],
+        [("stop_processes", True)],
+        [("adopted", True)],
+        [],
+        [("adopted", True), ("pid", 77)],
+        [("reopened", True)],
+        [("status", "cancelled"), ("counts", {"failed": 1}), ("reason", "stop")],
+        [("status", "completed"), ("counts", {"completed": 2})],
+    ]
+    for payload in payloads:
+        assert all(type(value) is not TaskStatus for value in payload.values())
+    events = [
+        Event(seq, 1.0, "7", EventKind.TASK_STATE, "t", 1, payload)
+        for seq, payload in enumerate(payloads, 1)
+    ]
+    decoded = decode_events(encode_events(events), "7")
+    assert [list(event.data.items()) for event in decoded] == [
+        list(payload.items()) for payload in payloads
+    ]
 
 
 def test_a_chunk_naming_other_classes_is_refused() -> None:

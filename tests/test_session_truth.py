@@ -20,7 +20,8 @@ from typing import Any
 
 import psutil
 import pytest
-from formicary.api.control import AttachedSession
+from formicary.api.outcome import Outcome
+from formicary.api.session_client import wait_for_outcome
 from formicary.cli import main
 from formicary.errors import UsageError
 from formicary.model.durations import span
@@ -514,18 +515,21 @@ async def test_a_command_for_a_dead_engine_expires_visibly(tmp_path: Path) -> No
     store = Store(db_path(tmp_path))
     session, _ = _orphaned_session(store)
     command = store.enqueue(session, "cancel")
-    attached = AttachedSession(store, session)
-    assert await attached.outcome(command, timeout=DEADLINE) == COMMAND_EXPIRED
+    assert await wait_for_outcome(store, command, DEADLINE) == COMMAND_EXPIRED
     taken_at, outcome = store.command_outcome(command)
     assert outcome == COMMAND_EXPIRED and taken_at is not None
     store.close()
 
 
-def test_request_to_a_dead_engine_raises_the_expiry(tmp_path: Path) -> None:
+async def test_an_expired_command_is_a_refused_outcome(tmp_path: Path) -> None:
     store = Store(db_path(tmp_path))
     session, _ = _orphaned_session(store)
+    text = await wait_for_outcome(store, store.enqueue(session, "cancel"), DEADLINE)
+    assert text is not None
+    outcome = Outcome.from_stored(text, session, "cancel")
+    assert not outcome.ok
     with pytest.raises(UsageError, match="cancel expired: the session's engine stopped"):
-        AttachedSession(store, session).request("cancel", timeout=DEADLINE)
+        outcome.unwrap()
     store.close()
 
 

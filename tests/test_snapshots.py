@@ -8,7 +8,7 @@ here with fixed times, shown through ``MainScreen.show_session``. A session that
 running shows a growing "took" and elapsed time, so the clock of every module that displays
 time is frozen at :data:`NOW`, ``TZ`` is UTC so the HH:MM:SS cells do not depend on the
 machine, and ``XDG_CONFIG_HOME`` is empty so no saved theme applies. The detail screen
-reads attempts from ``attached.store.attempts``; a small fake store answers with fixed
+reads attempts from ``WatchedSession.store.attempts``; a small fake store answers with fixed
 records.
 
 Update after an intended change of the look, then look at the SVGs before committing them:
@@ -34,9 +34,8 @@ import formicary.tui.screens.task_detail
 import formicary.tui.state
 import formicary.tui.widgets.queue
 import pytest
-from formicary.api.control import AttachedSession
 from formicary.model.records import TaskStatus
-from formicary.store.database import AttemptRecord
+from formicary.store.database import AttemptRecord, Store
 from formicary.tui.app import FormicaryApp
 from formicary.tui.bridge import WatchedSession
 from formicary.tui.screens.confirm import ConfirmScreen
@@ -195,14 +194,6 @@ class FakeAttemptStore:
         return [r for r in self.records if task is None or r.task == task]
 
 
-@dataclass
-class FakeAttached:
-    """What ``WatchedSession.attached`` offers the detail screen: an id and a store."""
-
-    id: int = int(SESSION)
-    store: FakeAttemptStore = field(default_factory=FakeAttemptStore)
-
-
 @pytest.fixture(autouse=True)
 def deterministic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """UTC, a clock stopped at :data:`NOW` in every module that shows durations, and no
@@ -273,8 +264,8 @@ async def show_session(pilot: Pilot[Any]) -> MainScreen:
     # would replace the session shown below.
     await until(pilot, lambda: main.view is not None)
     await app.workers.wait_for_complete()
-    attached = cast(AttachedSession, FakeAttached())
-    main.show_session(WatchedSession(build_view(main), attached=attached))
+    store = cast(Store, FakeAttemptStore())
+    main.show_session(WatchedSession(build_view(main), store=store))
     main.go_to_task(FOCUSED_TASK)
     main.query_one(TaskQueue).focus()
     log = main.query_one(TaskLog)

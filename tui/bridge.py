@@ -21,11 +21,12 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from formicary.errors import FormicaryError, UsageError
+from formicary.errors import FormicaryError
 from formicary.model.definitions import DEFINITION_FILE, Workspace, load_workspace, parse_project
 from formicary.model.diff import describe_changes
 from formicary.model.records import SessionStatus, TaskStatus
 from formicary.model.specs import ProjectSpec, WorkflowSpec
+from formicary.model.states import FINE_TASK_STATES
 from formicary.run.private_files import private_dir
 from formicary.store.database import ORPHAN_AFTER, AttemptRecord, SessionRecord, Store
 from formicary.store.schema import STATE_DIR, db_path, state_dir
@@ -35,24 +36,16 @@ from textual.message import Message
 if TYPE_CHECKING:
     # Running, attaching to and adopting sessions pull in the scheduler and executors
     # (~75 ms of imports): they are imported when first used, after the first paint.
-    from formicary.api.control import AttachedSession, SessionHandle
+    from formicary.api.control import SessionHandle
+    from formicary.api.event_source import EventSource
 
 log = logging.getLogger(__name__)
 
 FRAME = 0.05
 """Seconds between two batches of the same session: at most 20 repaints a second."""
 
-
-class AdoptionNeeded(FormicaryError):
-    """A control call reached a session whose engine died: it must be adopted (run in this
-    process) first, which the user is asked about."""
-
-    def __init__(self, session_id: str, owner_pid: int | None) -> None:
-        self.session_id = session_id
-        self.owner_pid = owner_pid
-        super().__init__(
-            f"session {session_id}: its engine (pid {owner_pid}) stopped; adopt it to go on"
-        )
+ANSWER_WITHIN = 5.0
+"""Seconds a control call waits for another process's engine to apply it."""
 
 
 class SessionUpdated(Message):
@@ -97,7 +90,8 @@ class WatchedSession:
 
     view: SessionView
     handle: SessionHandle | None = None
-    attached: AttachedSession | None = None
+    store: Store | None = None
+    """The store it is read from, when another process runs it."""
     pump: asyncio.Task[None] | None = None
 
     @property
@@ -110,27 +104,6 @@ class WatchedSession:
         """True when this process runs the session."""
         return self.handle is not None
 
-    async def control(self, action: str, task: str | None = None, **args: Any) -> str:
-        """Apply a control call; returns its outcome in words.
-
-        Raises:
-            FormicaryError: The call is not allowed (unknown task, wrong state...).
-        """
-        if self.handle is not None:
-            from formicary.api.control import run_command
-
-            return run_command(self.handle, action, task, args)
-        assert self.attached is not None
-        if task is not None:
-            self.attached.store.require_task(self.attached.id, task)
-        command = self.attached.store.enqueue(self.attached.id, action, task, args)
-        outcome = await self.attached.outcome(command, timeout=5.0)
-        if outcome is None:
-            return "queued: the session's engine has not answered yet"
-        if outcome.startswith("error: "):
-            raise FormicaryError(outcome.removeprefix("error: "))
-        return outcome
-
     def waiting_on(self, task: str) -> str:
         """Why ``task`` is not running yet, in words."""
         if self.handle is not None:
@@ -138,12 +111,10 @@ class WatchedSession:
         row = self.view.tasks[task]
         if row.held:
             return "held by the user"
-        if self.view.status == "paused":
+        if self.view.status == SessionStatus.PAUSED:
             return "the session is paused"
         pending = [
-            dep
-            for dep in row.depends_on
-            if self.view.tasks[dep].state not in (TaskStatus.COMPLETED, TaskStatus.SKIPPED)
+            dep for dep in row.depends_on if self.view.tasks[dep].state not in FINE_TASK_STATES
         ]
         if pending:
             return "waiting for " + ", ".join(pending)
@@ -346,29 +317,33 @@ class EngineBridge:
         Here: call it. Alive in another process: queue it for that engine and wait for its
         outcome. Ended, with nobody running it: only a retry is taken (it reopens the session
         here); anything else is refused and changes nothing. Engine died mid-run:
-        :class:`AdoptionNeeded`, unless ``adopt`` says the user agreed to run it here.
+        :class:`~formicary.errors.AdoptionNeeded`, unless ``adopt`` says the user agreed to
+        run it here.
 
         Raises:
             FormicaryError: The call is not allowed (unknown task, wrong state...).
         """
-        handle = watched.handle
-        await self._note_drift(watched.session_id, action, task, adopting=adopt)
-        if handle is not None:
-            if handle.finished and action not in ("retry", "retry_failed"):
-                raise UsageError(f"session {handle.session_id} already ended: {handle.status}")
-            return watched, await watched.control(action, task, **args)
-        record = await self.read(self.store.session, watched.session_id)
-        if record.owner_alive:
-            return watched, await watched.control(action, task, **args)
-        if not record.status.is_final and not adopt:
-            raise AdoptionNeeded(watched.session_id, record.owner_pid)
-        from formicary.api.recovery import check_adoptable_call
+        from formicary.api.session_client import SessionClient
 
-        # Refused before anything is adopted: an ended session takes only a retry that has
-        # something to run again, and a refused call leaves the store as it was.
-        await self.read(check_adoptable_call, self.store, record, action, task)
-        adopted = self.adopt(watched.session_id)
-        return adopted, await adopted.control(action, task, **args)
+        await self._note_drift(watched.session_id, action, task, adopting=adopt)
+        adopted: list[WatchedSession] = []
+
+        async def adopt_here(record: SessionRecord) -> SessionHandle:
+            adopted.append(self.adopt(str(record.id)))
+            assert adopted[0].handle is not None
+            return adopted[0].handle
+
+        client = SessionClient(
+            self.store,
+            watched.session_id,
+            here=watched.handle,
+            adopter=adopt_here,
+            ask_first=not adopt,
+            answer_within=ANSWER_WITHIN,
+            offload=True,
+        )
+        outcome = await client.control(action, task, **args)
+        return (adopted[0] if adopted else watched), outcome.unwrap()
 
     async def _note_drift(
         self, session_id: str, action: str, task: str | None, *, adopting: bool
@@ -415,18 +390,17 @@ class EngineBridge:
         return self._embed(handle)
 
     def _embed(self, handle: SessionHandle) -> WatchedSession:
-        scheduler = handle.scheduler
         subscription = handle.subscribe(maxsize=50_000)
         view = SessionView(
             handle.session_id,
             handle.project,
-            scheduler.workflow,
+            handle.workflow_spec,
             status=handle.status.value,
-            started_at=scheduler.started_at,
-            capacity=scheduler.pools.capacity,
+            started_at=handle.started_at,
+            capacity=handle.capacity,
             embedded=True,
         )
-        view.booked = dict(scheduler.pools.booked)
+        view.booked = handle.booked
         if handle.store is not None:  # adopted or reopened: earlier spans of activity count
             view.active_before, view.active_since = handle.store.activity(handle.session_id)
         for task in handle.tasks():
@@ -450,7 +424,7 @@ class EngineBridge:
         self.start_watching()
         return watched
 
-    async def _pump_embedded(self, watched: WatchedSession, subscription: Any) -> None:
+    async def _pump_embedded(self, watched: WatchedSession, subscription: EventSource) -> None:
         view = watched.view
         try:
             while True:
@@ -498,13 +472,11 @@ class EngineBridge:
     async def _hand_over_to_store(self, watched: WatchedSession) -> None:
         """Follow ``watched`` through the store from now on, like a session this process
         never ran: its engine here has finished, and another process owns it now."""
-        from formicary.api.control import attach
-
         handle, watched.handle = watched.handle, None
         if handle is not None:
             with contextlib.suppress(Exception):
                 await handle.close()
-        watched.attached = attach(self.root, watched.session_id)
+        watched.store = self.store
         watched.view.embedded = False
         self._post(SessionUpdated(watched.session_id, None))
         watched.pump = asyncio.get_running_loop().create_task(self._pump_attached(watched))
@@ -514,9 +486,6 @@ class EngineBridge:
         existing = self.sessions.get(str(session_id))
         if existing is not None:
             return existing
-        from formicary.api.control import attach
-
-        attached = attach(self.root, session_id)
         record = await self.read(self.store.session, session_id)
         workflow = await self.read(self._workflow_of, record)
         view = SessionView(
@@ -558,7 +527,7 @@ class EngineBridge:
                 view.release_bookings()
         if record.shown_status == SessionStatus.ORPHANED.value:
             view.mark_orphaned(record.heartbeat)  # its engine died before we looked
-        watched = WatchedSession(view, attached=attached)
+        watched = WatchedSession(view, store=self.store)
         self.sessions[view.session_id] = watched
         self.start_watching()
         watched.pump = asyncio.get_running_loop().create_task(self._pump_attached(watched))
@@ -570,10 +539,21 @@ class EngineBridge:
         return project.workflows[record.workflow]
 
     async def _pump_attached(self, watched: WatchedSession) -> None:
+        from formicary.api.event_source import StoreTail
+
         view = watched.view
+        tail = StoreTail(
+            self.store,
+            view.session_id,
+            view.last_seq,
+            changes=lambda: self._tick,
+            idle=ORPHAN_AFTER,
+            until_final=False,  # an ended session can be retried, by anyone
+            offload=True,
+        )
         while True:
-            tick = self._tick
-            events = await self.read(self.store.events, int(view.session_id), view.last_seq)
+            await tail.wait()
+            events = tail.drain()
             if events:
                 changes = view.apply(events)
                 if changes:
@@ -582,19 +562,16 @@ class EngineBridge:
                 continue
             record = await self.read(self.store.session, view.session_id)
             shown = record.shown_status
-            if shown != view.status and shown == SessionStatus.ORPHANED.value:
+            if shown != view.status and shown == SessionStatus.ORPHANED:
                 self._post(SessionUpdated(view.session_id, view.mark_orphaned(record.heartbeat)))
-            elif view.status == SessionStatus.ORPHANED.value and record.owner_alive:
+            elif view.status == SessionStatus.ORPHANED and record.owner_alive:
                 # Its engine beats again (it was suspended, or only slow): back to what
                 # the store says, with its clocks running.
                 self._post(SessionUpdated(view.session_id, view.mark_alive(shown)))
-            if record.status.is_final or shown == SessionStatus.ORPHANED.value:
-                await tick.wait()
-            else:
-                # A live owner writes a heartbeat every second; silence means it may have
-                # died, which no file event announces, so look again after a while.
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(tick.wait(), ORPHAN_AFTER)
+            # A live owner writes a heartbeat every second; silence means it may have died,
+            # which no file event announces, so the tail looks again after a while.
+            final = record.status.is_final or shown == SessionStatus.ORPHANED
+            tail.idle = None if final else ORPHAN_AFTER
 
     def forget(self, session_id: str) -> None:
         """Stop watching a session another process runs (embedded ones keep running)."""

@@ -7,6 +7,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.types import IgnoreReturnCallbackType
 
 if TYPE_CHECKING:
     from formicary.tui.screens.main import MainScreen
@@ -48,11 +49,11 @@ class FormicaryCommands(Provider):
                 return screen
         return None
 
-    def _entries(self) -> list[tuple[str, object, str]]:
+    def _entries(self) -> list[tuple[str, IgnoreReturnCallbackType, str]]:
         main = self._main()
         if main is None:
             return []
-        entries: list[tuple[str, object, str]] = [
+        entries: list[tuple[str, IgnoreReturnCallbackType, str]] = [
             (title, partial(main.run_action, action), f"key {key}" if key else "")
             for title, action, key in ACTIONS
         ]
@@ -75,11 +76,11 @@ class FormicaryCommands(Provider):
 
     async def discover(self) -> Hits:
         for title, callback, help_text in self._entries()[: len(ACTIONS)]:
-            yield DiscoveryHit(title, callback, help=help_text)  # type: ignore[arg-type]
+            yield DiscoveryHit(title, callback, help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for title, callback, help_text in self._entries():
             score = matcher.match(title)
             if score > 0:
-                yield Hit(score, matcher.highlight(title), callback, help=help_text)  # type: ignore[arg-type]
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)

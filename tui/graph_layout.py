@@ -185,8 +185,8 @@ def layered_layout(dag: Dag) -> GraphLayout:
                 elif v >= real:  # a straight edge into a dummy: close the pad cell
                     hline(ys[v], stop - 1, stop)
             if joint is not None:
-                rows = [ys[v] for v in (*sources, *targets)]
-                vline(joint, min(rows), max(rows))
+                joined = [ys[v] for v in (*sources, *targets)]
+                vline(joint, min(joined), max(joined))
         for v in columns[k]:
             if v >= real:
                 hline(ys[v], col_x[k] - 1, end)
@@ -343,8 +343,8 @@ def _tracks(bundles: list[tuple[list[int], list[int]]], ys: list[int]) -> list[i
         for a in by_source[row]:
             right_of[a].update(b for b in by_target[row] if b != a)
     waiting = [0] * len(bundles)
-    for after in right_of:
-        for b in after:
+    for later in right_of:
+        for b in later:
             waiting[b] += 1
     track, floor = [-1] * len(bundles), [0] * len(bundles)
     used: list[list[tuple[int, int]]] = []  # the spans on each track

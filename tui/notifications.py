@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from formicary.model.states import SessionStatus
 from formicary.tui.state import Changes, SessionView
 from formicary.tui.themes import load_settings, remember_settings
 from textual.app import App
@@ -61,9 +62,9 @@ class Notifier:
                 )
             if changes.ended:
                 severity: SeverityLevel = "error"
-                if changes.ended == "completed":
+                if changes.ended == SessionStatus.COMPLETED:
                     severity = "information"
-                elif changes.ended == "cancelled":
+                elif changes.ended == SessionStatus.CANCELLED:
                     severity = "warning"
                 app.notify(f"session {changes.ended}", title=where, severity=severity, timeout=6)
         if self.bell:

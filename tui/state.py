@@ -3,6 +3,12 @@
 A :class:`SessionView` is built once from a snapshot (the engine's, for a session this
 process runs; the store's, for one run elsewhere) and then updated by batches of events.
 Each batch returns :class:`Changes`, so every widget repaints only what changed.
+
+A task's row follows its ``task_state`` events by the store's reference fold
+(:func:`formicary.store.fold.fold_task` and :func:`~formicary.store.fold.fold_latest`), so
+the dashboard shows what ``formicary status`` reports; states are
+:class:`~formicary.model.states.TaskStatus` and
+:class:`~formicary.model.states.SessionStatus` members.
 """
 
 from __future__ import annotations
@@ -14,9 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from formicary.model.durations import active_span
-from formicary.model.records import TaskStatus
 from formicary.model.specs import WorkflowSpec
+from formicary.model.states import FINAL_SESSION_STATES, SessionStatus, TaskStatus
+from formicary.run.event_data import ends_attempt
 from formicary.run.events import Event, EventKind
+from formicary.store.fold import fold_latest, fold_task
+from formicary.store.records import AttemptRecord
 from formicary.tui.glyphs import GLYPHS
 
 SAMPLES_KEPT = 120
@@ -104,7 +113,7 @@ class SessionView:
         project: str,
         workflow: WorkflowSpec,
         *,
-        status: str = "running",
+        status: SessionStatus | str = SessionStatus.RUNNING,
         started_at: float | None = None,
         ended_at: float | None = None,
         capacity: Mapping[str, int] | None = None,
@@ -113,7 +122,9 @@ class SessionView:
         self.session_id = session_id
         self.project = project
         self.workflow = workflow
-        self.status = status
+        self.status: SessionStatus | str = _session_status(status)
+        """The session's status (a text only for what is no session yet: a preview's
+        "not started")."""
         self.started_at = started_at
         self.ended_at = ended_at
         self.embedded = embedded
@@ -149,7 +160,7 @@ class SessionView:
     @property
     def finished(self) -> bool:
         """True once the session has ended (it may be reopened by a retry)."""
-        return self.status in ("completed", "failed", "cancelled")
+        return self.status in FINAL_SESSION_STATES
 
     def set_task(self, name: str, **values: Any) -> None:
         """Set fields of a task from a snapshot, keeping the counts right."""
@@ -194,7 +205,7 @@ class SessionView:
                     self._show_running_as("stopped", changes)
                 changes.status = True
             elif kind is EventKind.SESSION_FINISHED:
-                self.status = changes.ended = event.data["status"]
+                self.status = changes.ended = SessionStatus(event.data["status"])
                 self.ended_at = event.at
                 self.release_bookings()
                 self._stopped = False
@@ -206,7 +217,7 @@ class SessionView:
         """The session's engine died (``since``: its last heartbeat): its running tasks are
         of unknown state now, and no clock keeps counting."""
         changes = Changes(status=True)
-        self.status = "orphaned"
+        self.status = SessionStatus.ORPHANED
         self.ended_at = since or time.time()
         self.release_bookings()
         for row in self.tasks.values():
@@ -219,11 +230,11 @@ class SessionView:
                 changes.tasks.add(row.name)
         return changes
 
-    def mark_alive(self, status: str) -> Changes:
+    def mark_alive(self, status: SessionStatus | str) -> Changes:
         """Undo :meth:`mark_orphaned`: the engine beats again, so its running tasks are
         running and their clocks go on."""
         changes = Changes(status=True)
-        self.status = status
+        self.status = _session_status(status)
         self.ended_at = None
         for row in self.tasks.values():
             if row.shown == "unknown":
@@ -246,13 +257,32 @@ class SessionView:
         self.booked = dict.fromkeys(self.capacity, 0)
 
     def _task_state(self, event: Event, changes: Changes) -> None:
+        """Fold one ``task_state`` event into its task's row, by the store's reference fold:
+        the task's state, attempts, held and reason, and its latest attempt's start, end, exit
+        code, log and worker."""
         row = self.tasks.get(event.task or "")
         if row is None:
             return
-        state = TaskStatus(event.data["state"])
+        task = fold_task((row.name, row.state, row.attempt, 0, row.held, row.reason), event)
+        latest = fold_latest(
+            AttemptRecord(
+                row.name,
+                row.attempt,
+                None,
+                row.started_at,
+                row.ended_at,
+                row.exit_code,
+                "",
+                row.worker,
+                None,
+                row.log_path,
+            ),
+            event,
+        )
+        state = _TASK_STATES[task.state]
         if row.shown and (state is not TaskStatus.RUNNING or row.shown == "unknown"):
             row.shown = ""
-        elif state is TaskStatus.RUNNING and self.status == "paused" and self._stopped:
+        elif state is TaskStatus.RUNNING and self.status == SessionStatus.PAUSED and self._stopped:
             row.shown = "stopped"
         if state is not row.state:
             self.counts[row.state] -= 1
@@ -260,24 +290,11 @@ class SessionView:
             row.state = state
             if state is TaskStatus.FAILED:
                 changes.failed.append(row.name)
-        data = event.data
-        if "log" in data:
-            row.started_at = data.get("started_at", event.at)
-            row.ended_at = None
-            row.exit_code = None
-            row.log_path = data.get("log")
-            row.worker = data.get("worker")
-        if "outcome" in data:
-            row.ended_at = event.at
-            row.exit_code = data.get("exit_code")
+        row.attempt, row.held, row.reason = task.attempts, task.held, task.reason
+        row.started_at, row.ended_at = latest.started_at, latest.ended_at
+        row.exit_code, row.log_path, row.worker = latest.exit_code, latest.log_path, latest.worker
+        if ends_attempt(event.data):
             row.cpu = row.rss = None
-        row.held = bool(data.get("held"))
-        if "reason" in event.data:
-            row.reason = event.data["reason"]
-        elif state in (TaskStatus.READY, TaskStatus.RUNNING, TaskStatus.COMPLETED):
-            row.reason = ""
-        if event.attempt:
-            row.attempt = max(row.attempt, event.attempt)
         changes.tasks.add(row.name)
         changes.status = True
 
@@ -320,7 +337,15 @@ class SessionView:
 
 
 _SESSION_STATUS = {
-    EventKind.SESSION_STARTED: "running",
-    EventKind.SESSION_PAUSED: "paused",
-    EventKind.SESSION_RESUMED: "running",
+    EventKind.SESSION_STARTED: SessionStatus.RUNNING,
+    EventKind.SESSION_PAUSED: SessionStatus.PAUSED,
+    EventKind.SESSION_RESUMED: SessionStatus.RUNNING,
 }
+_TASK_STATES = {state.value: state for state in TaskStatus}
+_SESSION_STATES = {status.value: status for status in SessionStatus}
+
+
+def _session_status(status: SessionStatus | str) -> SessionStatus | str:
+    """``status`` as a :class:`SessionStatus` member; a text that names none (a preview's
+    "not started") stays as it is."""
+    return _SESSION_STATES.get(status, status)

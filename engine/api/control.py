@@ -6,16 +6,20 @@ does not allow raise :class:`~formicary.errors.TransitionError`.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from formicary.api.event_source import StoreTail
+from formicary.api.outcome import Outcome
 from formicary.errors import FormicaryError, UsageError
 from formicary.model.records import SessionStatus, TaskResult, TaskStatus
+from formicary.model.specs import ProjectSpec, WorkflowSpec
+from formicary.run import event_data
 from formicary.run.events import Event, EventKind, Subscription
 from formicary.run.executors import Executor
-from formicary.run.scheduler import Scheduler, TaskView
+from formicary.run.scheduler import Scheduler
+from formicary.run.task_runs import TaskView
 from formicary.store.database import Command, SessionRecord, Store
 
 if TYPE_CHECKING:
@@ -99,8 +103,56 @@ class SessionHandle:
 
     @property
     def scheduler(self) -> Scheduler:
-        """The scheduler behind this handle (for tests and in-process tools)."""
+        """The scheduler behind this handle (for tests; the product uses the handle)."""
         return self._scheduler
+
+    @property
+    def project_spec(self) -> ProjectSpec:
+        """The project definition the session runs (the one it stored when it started)."""
+        return self._scheduler.project
+
+    @property
+    def workflow_spec(self) -> WorkflowSpec:
+        """The workflow definition the session runs."""
+        return self._scheduler.workflow
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The session's parameters (a copy)."""
+        return dict(self._scheduler.params)
+
+    @property
+    def started_at(self) -> float | None:
+        """When the session started (None before)."""
+        return self._scheduler.started_at
+
+    @property
+    def ended_at(self) -> float | None:
+        """When the session ended (None while it runs)."""
+        return self._scheduler.ended_at
+
+    @property
+    def max_parallel(self) -> int:
+        """The most tasks it runs at once."""
+        return self._scheduler.max_parallel
+
+    @property
+    def capacity(self) -> dict[str, int]:
+        """Each resource pool's capacity (a copy)."""
+        return dict(self._scheduler.pools.capacity)
+
+    @property
+    def booked(self) -> dict[str, int]:
+        """What running tasks hold of each pool now (a copy)."""
+        return dict(self._scheduler.pools.booked)
+
+    def running_pids(self) -> dict[tuple[str, int], int]:
+        """The process id of each running attempt, by ``(task, attempt)``."""
+        return self._scheduler.running_pids()
+
+    def view(self, task: str) -> TaskView:
+        """One task as it is now."""
+        return self._scheduler.view(task)
 
     def subscribe(
         self, *, maxsize: int = 10_000, kinds: frozenset[EventKind] | None = None
@@ -149,14 +201,17 @@ class SessionHandle:
         """Carry out a control call queued by another process; record the outcome as an
         event (``command``, with ``outcome`` "ok" or the error)."""
         try:
-            outcome = run_command(self, command.action, command.task, command.args)
-        except (FormicaryError, ValueError, LookupError) as error:
-            outcome = f"error: {error}"
+            result = Outcome.done(run_command(self, command.action, command.task, command.args))
+        except FormicaryError as error:
+            result = Outcome.refused(error)
+        except (ValueError, LookupError) as error:
+            result = Outcome.refused(UsageError(str(error)))
+        outcome = result.stored
         self._scheduler.bus.publish(
             self.session_id,
             EventKind.COMMAND,
             command.task,
-            data={"command_id": command.id, "action": command.action, "outcome": outcome},
+            data=event_data.command_done(command.id, command.action, outcome),
         )
 
     # -- reading -----------------------------------------------------------------------
@@ -209,7 +264,8 @@ class AttachedSession:
     """A session owned by another process, watched and controlled through the store.
 
     Control calls queue a command that the owner applies within half a second; each returns
-    the command's id at once (:meth:`outcome` waits for what happened). ``events`` tails the
+    the command's id at once (:class:`~formicary.api.session_client.SessionClient` waits for
+    what happened). ``events`` tails the
     session's event log from any sequence number.
     """
 
@@ -260,58 +316,11 @@ class AttachedSession:
         """Queue a skip of ``task``."""
         return self._queue("skip", task)
 
-    def request(
-        self, action: str, task: str | None = None, *, timeout: float = 10.0, **args: Any
-    ) -> str:
-        """Queue a control call for the session's owner and wait for its outcome (from
-        plain code: it runs its own event loop while it waits).
-
-        Raises:
-            UsageError: The owner refused it (the message says why), stopped before applying
-                it (the command expired), or did not answer.
-        """
-        command_id = self._queue(action, task, **args)
-        outcome = asyncio.run(self.outcome(command_id, timeout))
-        if outcome is None:
-            raise UsageError(f"session {self.id}: its engine did not answer within {timeout:g} s")
-        if outcome.startswith("error: "):
-            raise UsageError(outcome.removeprefix("error: "))
-        if outcome.startswith("expired: "):
-            raise UsageError(f"session {self.id}: {action} {outcome}")
-        return outcome
-
-    async def outcome(self, command_id: int, timeout: float = 5.0) -> str | None:
-        """Wait until the owner has applied ``command_id``; its outcome, or None on timeout.
-
-        When the owner stops before applying it, the command expires (recorded in the
-        store, see :meth:`Store.expire_if_owner_gone`) and that outcome,
-        ``expired: ...``, is returned: nobody will ever carry it out.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            outcome = self.store.expire_if_owner_gone(command_id)
-            if outcome is not None:
-                return outcome
-            if loop.time() >= deadline:
-                return None
-            await asyncio.sleep(TAIL_INTERVAL)
-
     async def events(self, after: int = 0) -> AsyncIterator[Event]:
         """Every event with ``seq > after``, then new ones as they are committed; ends after
         the session has finished and its last event was delivered."""
-        while True:
-            batch = self.store.events(self.id, after)
-            for event in batch:
-                after = event.seq
-                yield event
-            if not batch:
-                if self.record.status.is_final and after >= self.store.last_seq(self.id):
-                    return
-                await asyncio.sleep(TAIL_INTERVAL)
-
-
-TAIL_INTERVAL = 0.1
+        async for event in StoreTail(self.store, self.id, after):
+            yield event
 
 
 def attach(workspace: Path, session_id: int | str) -> AttachedSession:

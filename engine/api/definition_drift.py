@@ -23,7 +23,7 @@ from formicary.model.definitions import Workspace, load_workspace
 from formicary.model.records import TaskStatus
 from formicary.model.snapshot import load_snapshot
 from formicary.model.specs import ProjectSpec, TaskSpec, WorkflowSpec
-from formicary.run.task_runs import BROKEN, SATISFIED, WAITING
+from formicary.model.states import BROKEN_TASK_STATES, FINE_TASK_STATES, WAITING_TASK_STATES
 from formicary.store.database import SessionRecord, Store
 
 ADOPTING_ACTIONS = frozenset({"retry", "retry_failed", "cancel", "skip"})
@@ -166,21 +166,23 @@ def tasks_started_by(
     dag = workflow.dag
     start: set[str] = set()
     below: set[str] = set()
-    if action == "retry" and task is not None and state[task] in BROKEN:
-        start = {task} | {name for name in dag.upstream(task) if state[name] in BROKEN}
+    if action == "retry" and task is not None and state[task] in BROKEN_TASK_STATES:
+        start = {task} | {name for name in dag.upstream(task) if state[name] in BROKEN_TASK_STATES}
     elif action == "retry_failed":
         start = {name for name, now in state.items() if now is TaskStatus.FAILED}
-    elif action == "skip" and task is not None and state[task] not in SATISFIED:
+    elif action == "skip" and task is not None and state[task] not in FINE_TASK_STATES:
         below = {task}
     elif action == "release" and task is not None and state[task] is TaskStatus.PAUSED:
         start = {task}
     if adopting or action == "resume":
         start |= {
-            name for name, now in state.items() if now in WAITING or now is TaskStatus.RUNNING
+            name
+            for name, now in state.items()
+            if now in WAITING_TASK_STATES or now is TaskStatus.RUNNING
         }
     below |= start
     if below:
-        start |= {name for name in dag.downstream(below) if state[name] not in SATISFIED}
+        start |= {name for name in dag.downstream(below) if state[name] not in FINE_TASK_STATES}
     return dag.sorted(start)
 
 

@@ -19,10 +19,16 @@ from formicary.api.runtime import executors_for, logs_root
 from formicary.errors import TransitionError, UnknownTaskError, UsageError
 from formicary.model.records import AttemptOutcome, SessionStatus, TaskResult, TaskStatus
 from formicary.model.snapshot import load_snapshot
+from formicary.model.states import (
+    BROKEN_TASK_STATES,
+    FINAL_TASK_STATES,
+    FINE_TASK_STATES,
+    UNCANCELLABLE_TASK_STATES,
+)
 from formicary.run.events import EventBus
 from formicary.run.processes import signal_group
-from formicary.run.scheduler import RestoredTask, Scheduler
-from formicary.run.task_runs import BROKEN, FINAL, SATISFIED
+from formicary.run.scheduler import Scheduler
+from formicary.run.task_runs import RestoredTask
 from formicary.store.database import SessionRecord, Store, db_path
 from formicary.store.persist import Persister
 
@@ -142,10 +148,10 @@ def check_adoptable_call(
     found = tasks[task]
     state = _STATES[found.state]
     allowed = {
-        "retry": state in BROKEN,
-        "cancel": state not in _NOT_CANCELLABLE,
-        "skip": state not in SATISFIED,
-        "hold": not found.held and state not in FINAL,
+        "retry": state in BROKEN_TASK_STATES,
+        "cancel": state not in UNCANCELLABLE_TASK_STATES,
+        "skip": state not in FINE_TASK_STATES,
+        "hold": not found.held and state not in FINAL_TASK_STATES,
         "release": found.held,
     }.get(action, True)
     if not allowed:
@@ -188,9 +194,6 @@ def _restored(
 
 
 _STATES = {state.value: state for state in TaskStatus}
-_NOT_CANCELLABLE = frozenset(
-    {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED}
-)
 _OUTCOMES = {outcome.value: outcome for outcome in AttemptOutcome}
 
 
@@ -238,7 +241,7 @@ def _end_unfinished(restored: dict[str, RestoredTask], sid: str, root: str) -> N
     The store knows the process of an attempt only once its start was committed: one that
     began just before its engine died, or that ran on a Dask worker of a local cluster that
     died with the engine, has no recorded process id, yet may still run."""
-    unfinished = {name for name, task in restored.items() if task.state not in SATISFIED}
+    unfinished = {name for name, task in restored.items() if task.state not in FINE_TASK_STATES}
     if not unfinished:
         return
     groups: set[int] = set()

@@ -27,6 +27,7 @@ from formicary.errors import TransitionError, UnknownTaskError, UsageError
 from formicary.model.definitions import parse_project
 from formicary.model.records import ResourceAllocation, Task, TaskResult, TaskStatus
 from formicary.model.specs import ProjectSpec, WorkflowSpec
+from formicary.model.states import FINE_TASK_STATES
 
 _ENDED = frozenset(
     {
@@ -215,7 +216,7 @@ class TaskOrchestrator:
             for dependency in entry.task.dependencies:
                 upstream = self._entries[dependency]
                 await upstream.ended.wait()
-                if upstream.status not in (TaskStatus.COMPLETED, TaskStatus.SKIPPED):
+                if upstream.status not in FINE_TASK_STATES:
                     reason = f"upstream task {dependency} is {upstream.status.value}"
                     self._end(entry, TaskStatus.BLOCKED, reason)
                     return

@@ -117,7 +117,7 @@ class ToolContext:
         return spec, spec.workflows[workflow]
 
 
-Handler = Callable[[ToolContext, dict[str, Any]], Any]
+Handler = Callable[[ToolContext, dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +144,7 @@ class McpTool:
 # -- handlers --------------------------------------------------------------------------
 
 
-def _list_projects(ctx: ToolContext, args: dict[str, Any]) -> Any:
+def _list_projects(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     return {
         "projects": [
             {
@@ -159,7 +159,7 @@ def _list_projects(ctx: ToolContext, args: dict[str, Any]) -> Any:
     }
 
 
-def _list_workflows(ctx: ToolContext, args: dict[str, Any]) -> Any:
+def _list_workflows(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     if "project" in args:
         specs = [ctx.project(args["project"])]
     else:
@@ -179,7 +179,7 @@ def _list_workflows(ctx: ToolContext, args: dict[str, Any]) -> Any:
     }
 
 
-def _describe_workflow(ctx: ToolContext, args: dict[str, Any]) -> Any:
+def _describe_workflow(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     spec, workflow = ctx.workflow(args["project"], args.get("workflow"))
     return {
         "project": spec.name,
@@ -206,7 +206,7 @@ def _describe_workflow(ctx: ToolContext, args: dict[str, Any]) -> Any:
     }
 
 
-def _validate_workspace(ctx: ToolContext, args: dict[str, Any]) -> Any:
+def _validate_workspace(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     loaded = ctx.engine.load()
     return {
         "ok": loaded.ok,
@@ -224,7 +224,7 @@ def _validate_workspace(ctx: ToolContext, args: dict[str, Any]) -> Any:
     }
 
 
-def _start_workflow(ctx: ToolContext, args: dict[str, Any]) -> Any:
+def _start_workflow(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     spec, workflow = ctx.workflow(args["project"], args.get("workflow"))
     execution = ctx.engine.start(
         spec, workflow, args.get("params") or {}, max_parallel=args.get("max_parallel")
@@ -251,14 +251,14 @@ def _session_json(session: OrchestrationSession) -> dict[str, Any]:
     }
 
 
-def _list_sessions(ctx: ToolContext, args: dict[str, Any]) -> Any:
+def _list_sessions(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     sessions = ctx.engine.list_sessions(limit=None)
     if "project" in args:
         sessions = [s for s in sessions if s.project == args["project"]]
     return {"sessions": [_session_json(s) for s in sessions[: args.get("limit", 20)]]}
 
 
-def _get_session_status(ctx: ToolContext, args: dict[str, Any]) -> Any:
+def _get_session_status(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     session = ctx.engine.get_session(args["session_id"])
     tasks = ctx.engine.tasks(session.id)
     counts: dict[str, int] = {}
@@ -268,7 +268,7 @@ def _get_session_status(ctx: ToolContext, args: dict[str, Any]) -> Any:
     return {**_session_json(session), "finished": finished, "counts": counts, "tasks": tasks}
 
 
-def _get_task_logs(ctx: ToolContext, args: dict[str, Any]) -> Any:
+def _get_task_logs(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     attempt, lines = ctx.engine.log_tail(
         args["session_id"], args["task"], attempt=args.get("attempt"), lines=args.get("lines", 50)
     )
@@ -277,7 +277,7 @@ def _get_task_logs(ctx: ToolContext, args: dict[str, Any]) -> Any:
 
 
 def _control(action: str, *, with_task: bool) -> Handler:
-    def handler(ctx: ToolContext, args: dict[str, Any]) -> Any:
+    def handler(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
         task = args.get("task") if with_task else None
         chosen = action
         if action == "retry" and task is None:
@@ -330,7 +330,7 @@ def _refuse_changed_definitions(
         raise DefinitionChangedError(session.id, drift)
 
 
-def _create_project(ctx: ToolContext, args: dict[str, Any]) -> Any:
+def _create_project(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     project = ctx.projects.create_project(
         args["name"], args.get("description"), args.get("template", "custom")
     )
@@ -342,7 +342,7 @@ def _create_project(ctx: ToolContext, args: dict[str, Any]) -> Any:
     }
 
 
-def _generate_docs(ctx: ToolContext, args: dict[str, Any]) -> Any:
+def _generate_docs(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     from formicary.docs.generator import DocumentationGenerator
 
     spec = ctx.project(args["project"])

@@ -18,7 +18,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from formicary.errors import DefinitionError, DefinitionIssue
 from formicary.model import host_env
@@ -38,14 +38,19 @@ from formicary.model.specs import Defaults, ProjectSpec, TaskSpec, WorkflowSpec,
 from formicary.model.toml_lines import KeyPath, key_lines, line_of, nesting_line
 from formicary.model.workspace_files import DEFINITION_FILE as DEFINITION_FILE
 from formicary.model.workspace_files import SKIPPED_DIRS as SKIPPED_DIRS
-from formicary.model.workspace_files import Workspace, display_path, outside_issue
+from formicary.model.workspace_files import Workspace as Workspace
+from formicary.model.workspace_files import display_path as display_path
 from formicary.model.workspace_files import find_definition_files as find_definition_files
 from formicary.model.workspace_files import load_workspace as load_workspace
+from formicary.model.workspace_files import outside_issue
 
-try:  # tomli is the same parser as the standard library's tomllib, compiled: about 2x faster.
-    import tomli as toml_reader
-except ImportError:  # pragma: no cover - tomli is a declared dependency
+if TYPE_CHECKING:  # tomli's API is tomllib's, so one name is checked against one module.
     import tomllib as toml_reader
+else:
+    try:  # tomli is the same parser as the standard library's tomllib, compiled: about 2x faster.
+        import tomli as toml_reader
+    except ImportError:  # pragma: no cover - tomli is a declared dependency
+        import tomllib as toml_reader
 
 PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
 ITEM_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")

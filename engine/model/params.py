@@ -113,19 +113,20 @@ def _coerce(name: str, raw: Any, default: ParamValue) -> ParamValue:
         ):
             return raw
         raw = format_value(raw)
+    text: str = raw
     try:
         if isinstance(default, bool):
-            lowered = raw.strip().lower()
+            lowered = text.strip().lower()
             if lowered in ("true", "1", "yes", "on"):
                 return True
             if lowered in ("false", "0", "no", "off"):
                 return False
-            raise ValueError(raw)
+            raise ValueError(text)
         if isinstance(default, int):
-            return int(raw)
+            return int(text)
         if isinstance(default, float):
-            return float(raw)
+            return float(text)
     except ValueError:
         kind = {bool: "true or false", int: "an integer", float: "a number"}[type(default)]
-        raise UsageError(f"--param {name}={raw}: expected {kind}") from None
-    return raw
+        raise UsageError(f"--param {name}={text}: expected {kind}") from None
+    return text

@@ -3,7 +3,12 @@ resource types.
 
 Plain enums in a module of their own, so what only reads the store (``formicary status``,
 polled by scripts every second) imports no more than it needs; :mod:`formicary.model.records`
-re-exports every name.
+re-exports every enum.
+
+This is also the one place for the vocabulary over those states: which task states are final,
+fine, broken, waiting or past cancelling (the ``*_TASK_STATES`` sets), which session states
+are final or under way (``*_SESSION_STATES``), and the rule a session's final status follows
+(:func:`final_session_status`). Everything else imports them.
 """
 
 from __future__ import annotations
@@ -36,11 +41,6 @@ class TaskStatus(StrEnum):
         """True when the task will not change again without a manual action."""
         return self in FINAL_TASK_STATES
 
-    @property
-    def satisfies_dependents(self) -> bool:
-        """True when tasks that depend on this one may run."""
-        return self in (TaskStatus.COMPLETED, TaskStatus.SKIPPED)
-
 
 FINAL_TASK_STATES = frozenset(
     {
@@ -56,6 +56,18 @@ FINAL_TASK_STATES = frozenset(
 
 FINE_TASK_STATES = frozenset({TaskStatus.COMPLETED, TaskStatus.SKIPPED})
 """Final states that count as fine for the session (and let dependent tasks run)."""
+
+BROKEN_TASK_STATES = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.BLOCKED})
+"""Final states a retry applies to; they block the tasks below them."""
+
+UNCANCELLABLE_TASK_STATES = FINAL_TASK_STATES - {TaskStatus.BLOCKED}
+"""States a cancel does not apply to: every final one but ``blocked`` (a task that never ran
+may still be cancelled)."""
+
+WAITING_TASK_STATES = frozenset(
+    {TaskStatus.PENDING, TaskStatus.READY, TaskStatus.PAUSED, TaskStatus.RETRYING}
+)
+"""States of tasks that have not run to an end and are not running."""
 
 
 class TaskPriority(StrEnum):
@@ -111,7 +123,17 @@ class SessionStatus(StrEnum):
     @property
     def is_final(self) -> bool:
         """True once the session has ended for good."""
-        return self in (SessionStatus.COMPLETED, SessionStatus.FAILED, SessionStatus.CANCELLED)
+        return self in FINAL_SESSION_STATES
+
+
+FINAL_SESSION_STATES = frozenset(
+    {SessionStatus.COMPLETED, SessionStatus.FAILED, SessionStatus.CANCELLED}
+)
+"""States a session ends in (a retry may reopen it); the ones :func:`final_session_status`
+picks from."""
+
+LIVE_SESSION_STATES = frozenset({SessionStatus.RUNNING, SessionStatus.PAUSED})
+"""States of a session under way: dispatching tasks, or paused by the user."""
 
 
 def final_session_status(counts: Mapping[TaskStatus, int] | Mapping[str, int]) -> SessionStatus:
@@ -166,7 +188,6 @@ class ProjectStatus(StrEnum):
 
     ACTIVE = "active"
     INVALID = "invalid"
-    ARCHIVED = "archived"
 
 
 class ResourceType(Enum):

@@ -3,6 +3,9 @@
 Every state change in a session is an :class:`Event`. The bus hands each event to every
 subscriber's bounded queue; a subscriber that falls behind loses its oldest events (counted
 in ``dropped``) instead of slowing the engine, and can rebuild its view from a snapshot.
+
+What an event carries (``Event.data``) is defined, and built, by
+:mod:`formicary.run.event_data`: one typed payload per kind.
 """
 
 from __future__ import annotations
@@ -12,7 +15,19 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
+
+if TYPE_CHECKING:
+    from formicary.run.event_data import (
+        CommandDone,
+        Output,
+        ResourceSample,
+        SessionFinished,
+        SessionPaused,
+        SessionResumed,
+        SessionStarted,
+        TaskState,
+    )
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -43,10 +58,12 @@ class Event(NamedTuple):
         kind: What happened.
         task: The task concerned, if any.
         attempt: The attempt number concerned, if any.
-        data: Details. For ``task_state``: ``state``, ``previous`` and maybe ``reason``; an
-            attempt's start adds ``log`` and ``pid`` (on the ``running`` state, whose time
-            is the attempt's start) and its end ``outcome``, ``exit_code`` and maybe
-            ``attempt_reason`` (on the state that follows, whose time is its end).
+        data: Details: the payload of :mod:`formicary.run.event_data` that goes with
+            ``kind`` (a plain dict; :class:`~formicary.run.event_data.TaskState` for
+            ``task_state``: the state, the one it left, maybe a reason, and an attempt's
+            start on the ``running`` state or its end on the state that follows). Typed
+            as a mapping, as events read back from the store are only that; the bus's
+            :meth:`~EventBus.publish` checks each payload against its kind.
     """
 
     seq: int
@@ -167,6 +184,50 @@ class EventBus:
         """The sequence number of the session's latest event (0 when none yet)."""
         return self._seq.get(session, 0)
 
+    # One signature per kind: mypy checks each payload against its kind (the payloads
+    # come from formicary.run.event_data's functions).
+    @overload
+    def publish(
+        self,
+        session: str,
+        kind: Literal[EventKind.TASK_STATE],
+        task: str,
+        attempt: int | None,
+        data: TaskState,
+    ) -> Event: ...
+    @overload
+    def publish(
+        self, session: str, kind: Literal[EventKind.OUTPUT], task: str, attempt: int, data: Output
+    ) -> Event: ...
+    @overload
+    def publish(
+        self, session: str, kind: Literal[EventKind.RESOURCE_SAMPLE], *, data: ResourceSample
+    ) -> Event: ...
+    @overload
+    def publish(
+        self,
+        session: str,
+        kind: Literal[EventKind.COMMAND],
+        task: str | None = None,
+        *,
+        data: CommandDone,
+    ) -> Event: ...
+    @overload
+    def publish(
+        self, session: str, kind: Literal[EventKind.SESSION_STARTED], *, data: SessionStarted
+    ) -> Event: ...
+    @overload
+    def publish(
+        self, session: str, kind: Literal[EventKind.SESSION_PAUSED], *, data: SessionPaused
+    ) -> Event: ...
+    @overload
+    def publish(
+        self, session: str, kind: Literal[EventKind.SESSION_RESUMED], *, data: SessionResumed
+    ) -> Event: ...
+    @overload
+    def publish(
+        self, session: str, kind: Literal[EventKind.SESSION_FINISHED], *, data: SessionFinished
+    ) -> Event: ...
     def publish(
         self,
         session: str,

@@ -26,19 +26,24 @@ from typing import Any
 from formicary.errors import TransitionError, UnknownTaskError
 from formicary.model.records import AttemptOutcome, SessionStatus, TaskResult, TaskStatus
 from formicary.model.specs import ProjectSpec, WorkflowSpec
-from formicary.model.states import final_session_status
-from formicary.run.control_calls import ControlCalls
+from formicary.model.states import (
+    BROKEN_TASK_STATES,
+    FINAL_TASK_STATES,
+    FINE_TASK_STATES,
+    UNCANCELLABLE_TASK_STATES,
+    WAITING_TASK_STATES,
+    final_session_status,
+)
+from formicary.run import event_data
+from formicary.run.event_data import AttemptEnd
 from formicary.run.events import EventBus, EventKind
 from formicary.run.executors import Executor, ExitStatus
 from formicary.run.jobs import JobBuilder
 from formicary.run.private_files import private_dir
 from formicary.run.ready_queue import ReadyQueue
-from formicary.run.resources import ResourcePools, TreeSample, UsageMonitor, sample_data
+from formicary.run.resources import ResourcePools, TreeSample, UsageMonitor
 from formicary.run.task_runs import (
     _STOP_REASONS,
-    BROKEN,
-    FINAL,
-    SATISFIED,
     Attempt,
     RestoredTask,
     TaskRun,
@@ -50,15 +55,9 @@ from formicary.run.task_runs import (
 log = logging.getLogger(__name__)
 
 S = TaskStatus
-# Event data holds the states' plain text, as events read back from the store do: a dict of
-# plain values is not tracked by the garbage collector, and a persisted session keeps each
-# event's data until its batch is sent (enum members would make every one of them tracked).
-_PLAIN: dict[Any, str] = {
-    member: member.value for kind in (TaskStatus, AttemptOutcome) for member in kind
-}
 
 
-class Scheduler(ControlCalls):
+class Scheduler:
     """Runs one workflow of one project as a session.
 
     Args:
@@ -119,7 +118,7 @@ class Scheduler(ControlCalls):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._jobs = JobBuilder(session_id, project, workflow, self.params, log_dir)
         self._monitor = (
-            UsageMonitor(self._running_pids, self._bookings, self._on_sample, monitor_interval)
+            UsageMonitor(self.running_pids, self._bookings, self._on_sample, monitor_interval)
             if monitor_interval
             else None
         )
@@ -198,13 +197,13 @@ class Scheduler(ControlCalls):
         self.bus.publish(
             self.session_id,
             EventKind.SESSION_STARTED,
-            data={
-                "project": self.project.name,
-                "workflow": self.workflow.name,
-                "params": dict(self.params),
-                "tasks": list(self._runs),
-                "max_parallel": self.max_parallel,
-            },
+            data=event_data.session_started(
+                self.project.name,
+                self.workflow.name,
+                self.params,
+                list(self._runs),
+                self.max_parallel,
+            ),
         )
         for run in self._runs.values():
             run.unmet = len(run.spec.depends_on)
@@ -248,7 +247,7 @@ class Scheduler(ControlCalls):
         self._counts = Counter(run.state for run in self._runs.values())
         for run in self._runs.values():
             run.unmet = sum(
-                1 for dep in run.spec.depends_on if self._runs[dep].state not in SATISFIED
+                1 for dep in run.spec.depends_on if self._runs[dep].state not in FINE_TASK_STATES
             )
         if ended is not None and ended.is_final:
             self.status = ended
@@ -256,12 +255,18 @@ class Scheduler(ControlCalls):
             self._finished.set()
             return
         self.bus.publish(
-            self.session_id, EventKind.SESSION_RESUMED, data={"adopted": True, "pid": os.getpid()}
+            self.session_id,
+            EventKind.SESSION_RESUMED,
+            data=event_data.session_resumed(adopted_by=os.getpid()),
         )
         if paused:
             self._paused = True
             self.status = SessionStatus.PAUSED
-            self.bus.publish(self.session_id, EventKind.SESSION_PAUSED, data={"adopted": True})
+            self.bus.publish(
+                self.session_id,
+                EventKind.SESSION_PAUSED,
+                data=event_data.session_paused(adopted=True),
+            )
         for name, run in self._runs.items():
             record = restored.get(name)
             if record is not None and record.lost_attempt is not None:
@@ -284,7 +289,7 @@ class Scheduler(ControlCalls):
             log_path=self._log_file(run.spec.name, number),
         )
         run.history.append(result)
-        lost = {"outcome": "lost", "exit_code": None, "attempt_reason": reason}
+        lost = event_data.attempt_ended(AttemptOutcome.LOST, None, reason)
         failures = run.attempts - run.budget_from
         if failures > run.spec.retries:
             self._set_state(run, S.FAILED, reason, number, lost)
@@ -295,6 +300,139 @@ class Scheduler(ControlCalls):
             self._make_ready(run, number, lost)
         else:  # pragma: no cover - a running task had all its dependencies done
             self._set_state(run, S.PENDING, reason, number, lost)
+
+    # -- control calls ---------------------------------------------------------------------
+
+    def pause(self, stop_processes: bool = False) -> None:
+        """Dispatch nothing new; with ``stop_processes``, SIGSTOP running process groups too.
+
+        Timeouts of stopped attempts are suspended while they are stopped.
+        """
+        if self._finished.is_set() or self._paused:
+            raise TransitionError(f"session {self.session_id}", self.status.value, "pause")
+        self._paused = True
+        self._stop_processes = stop_processes
+        self.status = SessionStatus.PAUSED
+        if stop_processes:
+            for attempt in self._active.values():
+                attempt.stop(self._loop)
+        self.bus.publish(
+            self.session_id,
+            EventKind.SESSION_PAUSED,
+            data=event_data.session_paused(stop_processes=stop_processes),
+        )
+
+    def resume(self) -> None:
+        """Undo :meth:`pause`: continue stopped processes and dispatch again."""
+        if not self._paused:
+            raise TransitionError(f"session {self.session_id}", self.status.value, "resume")
+        self._paused = False
+        self.status = SessionStatus.RUNNING
+        for name, attempt in self._active.items():
+            if not self._runs[name].held:
+                attempt.resume(self._loop, partial(self._on_timeout, self._runs[attempt.job.task]))
+        self.bus.publish(
+            self.session_id, EventKind.SESSION_RESUMED, data=event_data.session_resumed()
+        )
+        self._schedule_dispatch()
+
+    def hold(self, task: str) -> None:
+        """Keep ``task`` from being dispatched (state ``paused``); a running shell attempt is
+        stopped with SIGSTOP and its timeout suspended."""
+        run = self._run(task)
+        if run.held or run.state in FINAL_TASK_STATES:
+            raise TransitionError(f"task {task}", run.state.value, "hold")
+        if run.state is S.RUNNING:
+            attempt = run.running
+            assert attempt is not None
+            if attempt.pid is None:
+                raise TransitionError(f"task {task}", "running Python code", "hold")
+            run.held = True
+            attempt.stop(self._loop)
+            self._set_state(run, S.PAUSED, "held by the user")
+            return
+        run.held = True
+        if run.retry_timer is not None:
+            run.retry_timer.cancel()
+            run.retry_timer = None
+        self._set_state(run, S.PAUSED, "held by the user")
+
+    def release(self, task: str) -> None:
+        """Undo :meth:`hold`."""
+        run = self._run(task)
+        if not run.held:
+            raise TransitionError(f"task {task}", run.state.value, "release")
+        run.held = False
+        if run.running is not None:
+            if not (self._paused and self._stop_processes):
+                run.running.resume(self._loop, partial(self._on_timeout, run))
+            self._set_state(run, S.RUNNING, "released by the user")
+        elif run.state is S.PAUSED:
+            if run.unmet == 0:
+                self._make_ready(run)
+            else:
+                self._set_state(run, S.PENDING, "released by the user")
+        self._schedule_dispatch()
+
+    def cancel(self, task: str) -> None:
+        """Cancel ``task`` (ending its processes); its downstream becomes ``blocked``."""
+        run = self._run(task)
+        if run.state in UNCANCELLABLE_TASK_STATES:
+            raise TransitionError(f"task {task}", run.state.value, "cancel")
+        if run.running is not None:
+            run.running.interrupt("cancel")
+            return
+        self._drop_timer(run)
+        self._set_state(run, S.CANCELLED, "cancelled by the user")
+        self._block_downstream(run)
+        self._check_finished()
+
+    def cancel_session(self, reason: str = "session cancelled") -> None:
+        """Cancel every task that has not finished and end running attempts; ``reason`` is
+        recorded on each (the dashboard crashed, a signal ended ``run``...)."""
+        if self._finished.is_set():
+            return
+        self._cancelling = True
+        self._cancel_reason = reason
+        for run in self._runs.values():
+            if run.running is not None:
+                run.running.interrupt("session")
+            elif run.state in WAITING_TASK_STATES:
+                self._drop_timer(run)
+                self._set_state(run, S.CANCELLED, reason)
+        if self._paused:
+            self._paused = False
+        self._check_finished()
+
+    def retry(self, task: str) -> None:
+        """Run a failed, cancelled or blocked task again, with a fresh retry budget.
+
+        Failed or cancelled tasks upstream of it are retried too (it cannot run without
+        them), and its blocked downstream returns to ``pending``.
+        """
+        run = self._run(task)
+        if run.state not in BROKEN_TASK_STATES:
+            raise TransitionError(f"task {task}", run.state.value, "retry")
+        upstream = [self._runs[name] for name in self._dag.upstream(task)]
+        self._retry_runs([run, *(r for r in upstream if r.state in BROKEN_TASK_STATES)])
+
+    def retry_failed(self) -> list[str]:
+        """Retry every failed task; returns their names."""
+        failed = [run for run in self._runs.values() if run.state is S.FAILED]
+        if failed:
+            self._retry_runs(failed)
+        return [run.spec.name for run in failed]
+
+    def skip(self, task: str) -> None:
+        """Mark ``task`` skipped (ending it if it runs); tasks after it may then run."""
+        run = self._run(task)
+        if run.state in FINE_TASK_STATES:
+            raise TransitionError(f"task {task}", run.state.value, "skip")
+        if run.running is not None:
+            run.running.interrupt("skip")
+            return
+        self._drop_timer(run)
+        self._mark_skipped(run)
 
     async def close(self, reason: str = "session cancelled") -> None:
         """Cancel whatever still runs (recording ``reason``), wait for it to stop, and stop
@@ -319,7 +457,7 @@ class Scheduler(ControlCalls):
         state: TaskStatus,
         reason: str = "",
         attempt: int | None = None,
-        extra: Mapping[str, Any] | None = None,
+        extra: AttemptEnd | None = None,
         publish: bool = True,
     ) -> None:
         """Change a task's state and publish it as one ``task_state`` event.
@@ -339,15 +477,14 @@ class Scheduler(ControlCalls):
             counts[state] += 1
         if not publish:
             return
-        data: dict[str, Any] = {"state": _PLAIN[state], "previous": _PLAIN[previous]}
-        if reason:
-            data["reason"] = reason
-        if extra:
-            data.update(extra)
-        if run.held:
-            data["held"] = True
-        if run.budget_from and state is not S.RUNNING:
-            data["budget_from"] = run.budget_from
+        data = event_data.task_state(
+            state,
+            previous,
+            reason=reason,
+            held=run.held,
+            budget_from=run.budget_from if state is not S.RUNNING else 0,
+            ended=extra,
+        )
         self.bus.publish(
             self.session_id,
             EventKind.TASK_STATE,
@@ -357,7 +494,7 @@ class Scheduler(ControlCalls):
         )
 
     def _make_ready(
-        self, run: TaskRun, attempt: int | None = None, extra: Mapping[str, Any] | None = None
+        self, run: TaskRun, attempt: int | None = None, extra: AttemptEnd | None = None
     ) -> None:
         if run.held:
             self._set_state(run, S.PAUSED, "held by the user", attempt, extra)
@@ -395,7 +532,7 @@ class Scheduler(ControlCalls):
             run = self._runs[name]
             if run.state is not S.BLOCKED:
                 continue
-            if any(self._runs[dep].state in BROKEN for dep in run.spec.depends_on):
+            if any(self._runs[dep].state in BROKEN_TASK_STATES for dep in run.spec.depends_on):
                 continue
             if run.unmet == 0:
                 self._make_ready(run)
@@ -415,7 +552,7 @@ class Scheduler(ControlCalls):
         self._reevaluate_downstream(names)
         self._schedule_dispatch()
 
-    def _mark_skipped(self, run: TaskRun, ended_attempt: Mapping[str, Any] | None = None) -> None:
+    def _mark_skipped(self, run: TaskRun, ended_attempt: AttemptEnd | None = None) -> None:
         self._reopen()
         self._set_state(run, S.SKIPPED, "skipped by the user", extra=ended_attempt)
         self._satisfy_dependents(run)
@@ -430,23 +567,24 @@ class Scheduler(ControlCalls):
             self._finished.clear()
             self.status = SessionStatus.RUNNING
             self.ended_at = None
-            self.bus.publish(self.session_id, EventKind.SESSION_RESUMED, data={"reopened": True})
+            self.bus.publish(
+                self.session_id,
+                EventKind.SESSION_RESUMED,
+                data=event_data.session_resumed(reopened=True),
+            )
 
     def _check_finished(self) -> None:
         if self._finished.is_set() or self._active or self.status is SessionStatus.CREATED:
             return
-        final = sum(self._counts[state] for state in FINAL)
+        final = sum(self._counts[state] for state in FINAL_TASK_STATES)
         if final < len(self._runs):
             return
         # One rule for every view (formicary.model.states): a cancel of the session does not hide a
         # task that had failed, and a cancelled task without a failed one is no failure.
         status = final_session_status(self._counts)
-        data: dict[str, Any] = {
-            "status": status.value,
-            "counts": {k.value: v for k, v in self.counts().items()},
-        }
-        if self._cancelling:
-            data["reason"] = self._cancel_reason
+        data = event_data.session_finished(
+            status, self.counts(), self._cancel_reason if self._cancelling else None
+        )
         self._cancelling = False
         self._paused = False
         self.status = status
@@ -502,7 +640,7 @@ class Scheduler(ControlCalls):
         attempt.future.add_done_callback(partial(self._on_attempt_done, run, attempt))
 
     def _deliver_output(self, task: str, number: int, lines: list[str]) -> None:
-        self.bus.publish(self.session_id, EventKind.OUTPUT, task, number, {"lines": lines})
+        self.bus.publish(self.session_id, EventKind.OUTPUT, task, number, event_data.output(lines))
 
     def _announce(self, run: TaskRun, attempt: Attempt) -> None:
         """Publish the ``running`` state once the work really runs, with the attempt's log
@@ -510,17 +648,13 @@ class Scheduler(ControlCalls):
         if attempt.announced:
             return
         attempt.announced = True
-        job = attempt.job
-        data: dict[str, Any] = {
-            "state": "running",
-            "previous": _PLAIN[attempt.previous],
-            "log": job.log_path,
-            "pid": attempt.pid,
-        }
-        if attempt.worker is not None:
-            data["worker"] = attempt.worker
-        if run.held:
-            data["held"] = True
+        data = event_data.attempt_started(
+            attempt.previous,
+            attempt.job.log_path,
+            attempt.pid,
+            worker=attempt.worker,
+            held=run.held,
+        )
         self.bus.publish(self.session_id, EventKind.TASK_STATE, run.spec.name, attempt.number, data)
 
     def _on_started(
@@ -610,9 +744,7 @@ class Scheduler(ControlCalls):
             worker=attempt.worker,
         )
         run.history.append(result)
-        ended_attempt: dict[str, Any] = {"outcome": _PLAIN[outcome], "exit_code": result.exit_code}
-        if reason:
-            ended_attempt["attempt_reason"] = reason
+        ended_attempt = event_data.attempt_ended(outcome, result.exit_code, reason)
         number = attempt.number
         if attempt.stop_reason == "skip":
             self._mark_skipped(run, ended_attempt)
@@ -644,7 +776,8 @@ class Scheduler(ControlCalls):
 
     # -- internals: resources --------------------------------------------------------------
 
-    def _running_pids(self) -> dict[tuple[str, int], int]:
+    def running_pids(self) -> dict[tuple[str, int], int]:
+        """The process id of each running attempt, by ``(task, attempt)``."""
         return {
             (name, attempt.number): attempt.pid
             for name, attempt in self._active.items()
@@ -656,5 +789,7 @@ class Scheduler(ControlCalls):
 
     def _on_sample(self, samples: Mapping[tuple[str, int], TreeSample], totals: Any) -> None:
         self.bus.publish(
-            self.session_id, EventKind.RESOURCE_SAMPLE, data=sample_data(samples, totals)
+            self.session_id,
+            EventKind.RESOURCE_SAMPLE,
+            data=event_data.resource_sample(samples, totals),
         )

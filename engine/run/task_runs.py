@@ -17,15 +17,6 @@ from formicary.model.states import FINAL_TASK_STATES, FINE_TASK_STATES
 from formicary.run.executors import ExitStatus, Job
 from formicary.run.processes import signal_group
 
-SATISFIED = FINE_TASK_STATES
-"""States that let dependent tasks run (and count as fine for the session's status)."""
-FINAL = FINAL_TASK_STATES
-"""States that change only by a user's action."""
-BROKEN = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.BLOCKED})
-"""States a retry applies to; they block the tasks below them."""
-WAITING = frozenset({TaskStatus.PENDING, TaskStatus.READY, TaskStatus.PAUSED, TaskStatus.RETRYING})
-"""States of tasks that have not run to an end and are not running."""
-
 JITTER = 0.1
 _STOP_REASONS = {
     "cancel": "cancelled by the user",
@@ -141,14 +132,14 @@ class TaskRun:
         """Why this task is not running, in words (empty when it runs or is final):
         ``runs`` are the session's tasks, ``short_pools`` the pools it does not fit in now,
         ``at_max_parallel`` what to say when the session's parallelism is used up ("")."""
-        if self.state in FINAL or self.state is TaskStatus.RUNNING:
+        if self.state in FINAL_TASK_STATES or self.state is TaskStatus.RUNNING:
             return ""
         if self.held:
             return "held by the user"
         if self.state is TaskStatus.RETRYING:
             return "waiting out its retry delay"
         if self.unmet:
-            pending = [d for d in self.spec.depends_on if runs[d].state not in SATISFIED]
+            pending = [d for d in self.spec.depends_on if runs[d].state not in FINE_TASK_STATES]
             return "waiting for " + ", ".join(pending)
         if paused:
             return "the session is paused"

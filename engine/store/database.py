@@ -316,10 +316,12 @@ class Store:
         self, number: int, *, tasks: bool = True, attempts: bool = True
     ) -> tuple[dict[str, Any], dict[tuple[str, int], Any], set[str], set[tuple[str, int]], int]:
         """The task and attempt snapshots brought up to date by the events logged after them
-        (read in one transaction), which rows the replay changed, and the last sequence.
+        (read in one transaction) by the reference fold (:func:`fold.replay`), which rows the
+        replay changed, and the last sequence.
 
-        Rows stay tuples as read (tens of thousands of them); only a row the replay changes
-        becomes a dict. Attempts come by task and number."""
+        Rows stay the plain tuples SQLite returns (tens of thousands of them); a row the
+        replay changes becomes a record, with the same fields in the same order. Attempts
+        come by task and number."""
         with self._reading():
             snapshot_row = self._one("SELECT snapshot_seq FROM sessions WHERE id = ?", (number,))
             snapshot = snapshot_row[0] if snapshot_row else 0
@@ -339,30 +341,9 @@ class Store:
         attempt_map: dict[tuple[str, int], Any] = dict(
             zip(map(_KEY, attempt_rows), attempt_rows, strict=True)
         )
-        added = False
-        changed_tasks: set[str] = set()
-        changed_attempts: set[tuple[str, int]] = set()
-        for event in later:
-            if event.kind is not EventKind.TASK_STATE:
-                continue
-            data = event.data
-            name = event.task or ""
-            task = task_map.get(name)
-            if task is not None:
-                if type(task) is tuple:
-                    task = task_map[name] = dict(zip(fold.TASK_KEYS, task, strict=True))
-                fold.apply_task_event(task, event)
-                changed_tasks.add(name)
-            if attempts and ("outcome" in data or "log" in data):
-                key = (name, event.attempt or 0)
-                record = attempt_map.get(key)
-                if record is None:
-                    record = attempt_map[key] = fold.blank_attempt(*key)
-                    added = True
-                elif type(record) is tuple:
-                    record = attempt_map[key] = dict(zip(fold.ATTEMPT_KEYS, record, strict=True))
-                fold.apply_attempt_event(record, event)
-                changed_attempts.add(key)
+        changed_tasks, changed_attempts, added = fold.replay(
+            later, task_map, attempt_map if attempts else None
+        )
         if added:
             attempt_map = {key: attempt_map[key] for key in sorted(attempt_map)}
         last = later[-1].seq if later else snapshot
@@ -484,30 +465,23 @@ class Store:
         now = time.time()
         # A task's row keeps its latest attempt's exit code (attempts come in key order),
         # and the start, end and worker of the attempt numbered as its attempts.
-        exits = {
-            key[0]: fold.as_tuple(row, fold.ATTEMPT_KEYS)[fold.EXIT_CODE]
-            for key, row in attempts.items()
-        }
+        exits = {key[0]: row[fold.EXIT_CODE] for key, row in attempts.items()}
         with self.transaction() as db:
             positions = {name: index for index, name in enumerate(tasks)}
             rows = []
             for name in changed_tasks:
-                t = tasks[name]
-                latest = attempts.get((name, t["attempts"]))
-                timing = (
-                    fold.NO_ATTEMPT
-                    if latest is None
-                    else fold.TIMING(fold.as_tuple(latest, fold.ATTEMPT_KEYS))
-                )
+                t = fold.task_record(tasks[name])
+                latest = attempts.get((name, t.attempts))
+                timing = fold.NO_ATTEMPT if latest is None else fold.TIMING(latest)
                 rows.append(
                     (
                         number,
                         name,
-                        str(t["state"]),
-                        t["attempts"],
-                        t["budget_from"],
-                        bool(t["held"]),
-                        t["reason"],
+                        str(t.state),
+                        t.attempts,
+                        t.budget_from,
+                        t.held,
+                        t.reason,
                         now,
                         positions[name],
                         exits.get(name),
@@ -521,15 +495,13 @@ class Store:
                 rows,
             )
             db.executemany(
-                "INSERT OR REPLACE INTO attempts VALUES (:sid, :task, :number, :outcome, "
-                ":started_at, :ended_at, :exit_code, :reason, :worker, :pid, :log_path)",
-                [{"sid": number, **attempts[key]} for key in changed_attempts],
+                "INSERT OR REPLACE INTO attempts (session_id, task, number, outcome, "
+                "started_at, ended_at, exit_code, reason, worker, pid, log_path) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(number, *attempts[key]) for key in changed_attempts],
             )
             db.execute("UPDATE sessions SET snapshot_seq = ? WHERE id = ?", (last, number))
-        return (
-            [fold.as_tuple(task, fold.TASK_KEYS) for task in tasks.values()],
-            [fold.as_tuple(attempt, fold.ATTEMPT_KEYS) for attempt in attempts.values()],
-        )
+        return list(tasks.values()), list(attempts.values())
 
     # -- events, samples ---------------------------------------------------------------
 
@@ -644,7 +616,8 @@ class Store:
 
     def integrity_check(self) -> str:
         """``PRAGMA integrity_check``'s answer (``ok`` when sound)."""
-        return str(self._one("PRAGMA integrity_check")[0])
+        row = self._one("PRAGMA integrity_check")
+        return str(row[0]) if row is not None else "no answer"
 
 
 COMMAND_EXPIRED = "expired: the session's engine stopped before applying it"

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, assert_never
 
+from formicary.model.states import TaskStatus
 from formicary.run.events import Event, EventBus
 from formicary.run.private_files import prepare_session_logs
 from formicary.store.codec import encode_fields
@@ -181,6 +182,6 @@ class Persister:
         log.error("session %s is no longer recorded: %s", self.session_id, reason)
 
 
-def initial_states(names: Iterable[str], state: str = "pending") -> dict[str, str]:
+def initial_states(names: Iterable[str], state: str = TaskStatus.PENDING.value) -> dict[str, str]:
     """Every task in ``state``: what a new session's persister starts from."""
     return dict.fromkeys(names, state)

@@ -288,7 +288,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 def migrate(connection: sqlite3.Connection) -> int:
     """Apply every migration the database lacks, all in one transaction; return the version
     it ends at."""
-    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    version: int = connection.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         path = connection.execute("PRAGMA database_list").fetchone()[2]
         raise StoreVersionError(path or "state.db", version, SCHEMA_VERSION)

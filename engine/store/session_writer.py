@@ -12,7 +12,10 @@ serves: once another process has adopted it (``formicary resume``), nothing more
 so a writer that outlives its engine by a moment can never write over the adopter.
 
 The bookkeeping for the snapshots is done with C-level ``map``/``zip`` over each batch and
-bound to SQL upserts the same way, so no Python line runs per event.
+bound to SQL upserts the same way, so no Python line runs per event. That is the reference
+fold (:mod:`formicary.store.fold`, what readers replay the later events with) written for
+speed instead of calls; ``tests/test_event_fold.py`` pins the two together. The payloads'
+keys are :class:`formicary.run.event_data.TaskState`'s.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ _PREVIOUS = itemgetter("previous")
 _HELD = methodcaller("get", "held")
 _REASON = methodcaller("get", "reason")
 _BUDGET = methodcaller("get", "budget_from")
+_BUDGET_KEY = repeat("budget_from")
 _STARTED = methodcaller("get", "started_at")
 _PID = methodcaller("get", "pid")
 _LOG = methodcaller("get", "log")
@@ -63,8 +67,9 @@ _OUTCOME = methodcaller("get", "outcome")
 _EXIT = methodcaller("get", "exit_code")
 _ATTEMPT_REASON = methodcaller("get", "attempt_reason")
 
-# The snapshot upserts mirror formicary.store.database.apply_task_event / apply_attempt_event, which
-# readers use to replay the events logged after a snapshot.
+# The snapshot upserts apply formicary.store.fold's rule (fold_task, fold_attempt, and a task
+# row's latest attempt as fold_latest keeps it), which readers replay the events logged after
+# a snapshot with.
 # ?10 is the exit code of the task's latest attempt when ?11 says an attempt started or ended
 # since the last snapshot (one write per row: each one recomputes the stored summary).
 # The row also copies its latest attempt's start, end and worker (schema version 7), looked
@@ -135,6 +140,9 @@ class SessionWriter:
         self._ends: dict[tuple[str, int | None], tuple[Any, ...]] = {}
         # A task's latest attempt's exit code, as the upsert's last two parameters.
         self._exits: dict[str, tuple[int | None, int]] = {}
+        # The latest budget_from each task's events carried since the last snapshot: a row
+        # is its last event's, which may not carry it (a ``running`` state never does).
+        self._budgets: dict[str, int] = {}
         self.lost = False
         self._next_snapshot = 0.0
         self._next_beat = 0.0
@@ -230,6 +238,11 @@ class SessionWriter:
         small between snapshots.
         """
         sid = repeat(self.session_id)
+        budgets = self._budgets
+        if any(map(contains, datas, _BUDGET_KEY)):  # only after the user's retries
+            carry = list(map(contains, datas, _BUDGET_KEY))
+            carried = map(_BUDGET, compress(datas, carry))
+            budgets.update(zip(compress(names, carry), carried, strict=True))
         entered = list(map(_STATE, datas))
         self._entered.update(entered)
         self._left.update(map(_PREVIOUS, datas))
@@ -248,7 +261,7 @@ class SessionWriter:
             task_numbers,
             map(_HELD, task_datas),
             map(_REASON, task_datas),
-            map(_BUDGET, task_datas),
+            map(budgets.get, task_names),
             task_times,
             map(self._positions.get, task_names),
             strict=False,  # `sid` repeats without end
@@ -372,6 +385,7 @@ class SessionWriter:
             raise
         if snapshot:
             self._latest, self._starts, self._ends, self._exits = {}, {}, {}, {}
+            self._budgets = {}
             self._next_snapshot = now + SNAPSHOT_INTERVAL
 
     def _write_snapshot(self, db: Any) -> None:

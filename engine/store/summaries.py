@@ -1,9 +1,11 @@
 """The ``status --json`` task summaries: the SQL that reads them ready-made from the stored
 column (schema v7, with the latest attempt's timing on the task row) and the Python twins that
-write the same text for tasks whose events came after the last snapshot.
+write the same text for tasks whose events came after the last snapshot, brought up to date
+by the reference fold (:func:`formicary.store.fold.fold_task` and
+:func:`~formicary.store.fold.fold_latest`).
 
-Imports only the standard library and :mod:`formicary.run.events`; :mod:`formicary.store.database`
-uses it.
+Imports only the standard library, :mod:`formicary.run.events` and the store's fold and
+records; :mod:`formicary.store.database` uses it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from functools import partial
 from typing import Any
 
 from formicary.run.events import Event
+from formicary.store.fold import fold_latest, fold_task
+from formicary.store.records import AttemptRecord, TaskRecord
 
 # A task's summary as stored (schema version 7): with its latest attempt's timing, all but
 # a running attempt's (started, not ended) duration, stored as ``"duration_s":null``: its
@@ -66,24 +70,41 @@ SUMMARIES_IN_ORDER = (
     f"SELECT t.name, {_SUMMARY_ONLY} FROM tasks t WHERE t.session_id = ?1 ORDER BY t.position"
 )
 _SUMMARY = '{{"name":{},"state":{},"attempts":{},"exit_code":{},"reason":{},"held":{}}}'
-_quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_quote = json.encoder.encode_basestring
 
 
-def replay_timing(summary: dict[str, Any], event: Event) -> None:
-    """Bring a timed summary's attempt fields up to date with one of the task's state
-    events (called before the event raises the summary's ``attempts``): what
-    :func:`apply_attempt_event` does to the row of the task's latest attempt."""
-    number = event.attempt or 0
-    if number < summary["attempts"]:
-        return
-    data = event.data
-    if number > summary["attempts"]:  # a new attempt: the last one's times are not its own
-        summary["started_at"] = summary["ended_at"] = summary["worker"] = None
-    if "log" in data:
-        summary["started_at"] = data.get("started_at", event.at)
-        summary["worker"] = data.get("worker", summary["worker"])
-    if "outcome" in data:
-        summary["ended_at"] = event.at
+def replayed_summary(summary: dict[str, Any], events: list[Event], timing: bool) -> None:
+    """Bring a summary (as :func:`summary_text` or :func:`timed_summary_text` read it)
+    up to date with its task's later ``task_state`` events, by the reference fold: the task's
+    fields by :func:`~formicary.store.fold.fold_task`, the exit code (and with ``timing`` the
+    start, end and worker) of its latest attempt by :func:`~formicary.store.fold.fold_latest`.
+    """
+    name, attempts = summary["name"], summary["attempts"]
+    task = TaskRecord(name, summary["state"], attempts, 0, summary["held"], summary["reason"])
+    latest = AttemptRecord(
+        name,
+        attempts,
+        None,
+        summary.get("started_at"),
+        summary.get("ended_at"),
+        summary["exit_code"],
+        "",
+        summary.get("worker"),
+        None,
+        None,
+    )
+    for event in events:
+        task = fold_task(task, event)
+        latest = fold_latest(latest, event)
+    summary["state"] = task.state
+    summary["attempts"] = task.attempts
+    summary["exit_code"] = latest.exit_code
+    summary["reason"] = task.reason
+    summary["held"] = task.held
+    if timing:
+        summary["started_at"] = latest.started_at
+        summary["ended_at"] = latest.ended_at
+        summary["worker"] = latest.worker
 
 
 def timed_summary_text(summary: dict[str, Any], now: float) -> str:
@@ -115,25 +136,15 @@ def splice(joined: str, later: list[Event], texts: dict[str, str], timing: bool,
     replayed from ``texts`` through the ``later`` events and written in their places."""
     if not later:
         return f"[{joined}]"
-    replayed: dict[str, dict[str, Any]] = {}
+    by_task: dict[str, list[Event]] = {}
     for event in later:
         name = event.task
-        if name not in texts:
-            continue
-        summary = replayed.get(name)
-        if summary is None:
-            summary = replayed[name] = json.loads(texts[name])
-        data = event.data
-        if timing:
-            replay_timing(summary, event)
-        summary["state"] = data["state"]
-        summary["attempts"] = max(summary["attempts"], event.attempt or 0)
-        if "log" in data:
-            summary["exit_code"] = None
-        if "outcome" in data:
-            summary["exit_code"] = data.get("exit_code")
-        summary["reason"] = data.get("reason") or ""
-        summary["held"] = bool(data.get("held"))
+        if name is not None and name in texts:
+            by_task.setdefault(name, []).append(event)
+    replayed: dict[str, dict[str, Any]] = {}
+    for name, events in by_task.items():
+        summary = replayed[name] = json.loads(texts[name])
+        replayed_summary(summary, events, timing)
     text = partial(timed_summary_text, now=now) if timing else summary_text
     parts = joined.split(MARK)
     parts[1::2] = [text(replayed[name]) for name in parts[1::2]]

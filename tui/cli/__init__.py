@@ -1,24 +1,26 @@
-"""The ``formicary`` command line: one module per command, one place that maps errors to exit
-codes (0 success, 1 a run failed, 2 bad input) and prints them as one line."""
+"""The ``formicary`` command line: builds the parser from the declared commands
+(:data:`~formicary.cli.commands.COMMANDS`), runs the one named, and is the one place that
+maps errors to exit codes (0 success, 1 a run failed, 2 bad input) and prints them as one
+line. Each command's own work lives in its module (``run``, ``sessions``, ``control``...)."""
 
 from __future__ import annotations
 
 import argparse
 import functools
-import importlib
 import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from formicary.cli.commands import register_for
+from formicary.cli.commands import COMMANDS as COMMANDS
+from formicary.cli.commands import COMMANDS_BY_NAME, EXIT_BROKEN_PIPE, Command
+from formicary.cli.commands import EXIT_FAILED as EXIT_FAILED
+from formicary.cli.commands import EXIT_INTERRUPTED as EXIT_INTERRUPTED
+from formicary.cli.commands import EXIT_OK as EXIT_OK
+from formicary.cli.commands import EXIT_USAGE as EXIT_USAGE
 from formicary.errors import DefinitionError, FormicaryError
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_BROKEN_PIPE = 141
-READ_ONLY_COMMANDS = frozenset({"sessions", "status"})
+READ_ONLY_COMMANDS = frozenset(command.name for command in COMMANDS if command.read_only)
 """Commands that only read the store and print: they leave nothing to clean up, so they end
 without the interpreter's teardown (freeing every module and object one by one costs a
 scripted ``status --json`` poll of a large session about a tenth of its time)."""
@@ -103,12 +105,20 @@ def package_version() -> str:
     return version if isinstance(version, str) and version else "unknown"
 
 
-def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    """The argument parser: with the subcommand ``argv`` names (and those registered beside
-    it), or every subcommand when it names none."""
+def build_parser(
+    commands: Sequence[Command] = COMMANDS, *, exit_on_error: bool = True
+) -> argparse.ArgumentParser:
+    """The argument parser, with ``commands`` (every declared one unless told) as its
+    subcommands, in their order.
+
+    With ``exit_on_error=False`` a word that names none of ``commands`` raises
+    :class:`argparse.ArgumentError` instead of ending the process (see
+    :func:`parse_arguments`).
+    """
     parser = _ArgumentParser(
         prog="formicary",
         description="Run and watch workflows of shell commands and Python callables.",
+        exit_on_error=exit_on_error,
     )
     parser.add_argument(
         "-w",
@@ -121,19 +131,52 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "--version", action=_VersionAction, help="print formicary's version and exit"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    register_for(subparsers, _command_in(sys.argv[1:] if argv is None else argv))
+    for command in commands:
+        command.add_to(subparsers)
     return parser
 
 
+def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse ``argv`` (default: the process's arguments) as every declared command would.
+
+    Building every subcommand's parser costs more than a ``status --json`` poll's own
+    work, so the parser is first built with only the command ``argv`` seems to name. That guess
+    changes the cost, never the outcome: when the word was not the command after all (the
+    value of ``-vw DIR``, a workspace named like a command), the parser refuses the real
+    command word, and parsing starts again with every command, which answers (or refuses)
+    as it always does.
+    """
+    words = sys.argv[1:] if argv is None else list(argv)
+    named = COMMANDS_BY_NAME.get(_command_in(words) or "")
+    if named is not None:
+        try:
+            return build_parser((named,), exit_on_error=False).parse_args(words)
+        except argparse.ArgumentError:
+            pass  # not the command after all: parse again with every command
+    return build_parser().parse_args(words)
+
+
 def _command_in(argv: Sequence[str]) -> str | None:
-    """The first word of ``argv`` that is not a global option or its value."""
+    """The first word of ``argv`` that is not a global option or its value; None when an
+    option before it may ask for help (which lists every command)."""
     words = iter(argv)
     for word in words:
+        if _may_ask_for_help(word):
+            return None
         if word in ("-w", "--workspace"):
             next(words, None)
         elif not word.startswith("-"):
             return word
     return None
+
+
+def _may_ask_for_help(word: str) -> bool:
+    """Whether ``word`` may be ``-h``/``--help`` as argparse reads it: a short-option
+    cluster with an ``h`` in it (``-vh``), or a prefix of ``--help`` (``--he``)."""
+    if word.startswith("--"):
+        name = word.partition("=")[0]
+        return len(name) > 2 and "--help".startswith(name)
+    return word.startswith("-") and "h" in word[1:]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -143,8 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: Sequence[str] | None) -> tuple[int, str]:
     """Parse ``argv`` and run its command; the exit code and the command that ran."""
-    parser = build_parser(argv)
-    args = parser.parse_args(argv)
+    args = parse_arguments(argv)
     return _handle(args), str(args.command)
 
 
@@ -155,8 +197,7 @@ def _handle(args: argparse.Namespace) -> int:
         print(f"formicary: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        module, _, function = args.handler.partition(":")
-        handler = getattr(importlib.import_module(module), function)
+        handler = COMMANDS_BY_NAME[args.command].resolve()
         # Only where something may log: `status`, polled by scripts, loads no logging.
         if args.verbose or "logging" in sys.modules:
             import logging
@@ -165,7 +206,7 @@ def _handle(args: argparse.Namespace) -> int:
                 level=logging.INFO if args.verbose else logging.WARNING,
                 format="%(levelname)s %(name)s: %(message)s",
             )
-        code: int = handler(args)
+        code = handler(args)
     except DefinitionError as error:
         for issue in error.issues:
             print(issue, file=sys.stderr)
@@ -174,7 +215,7 @@ def _handle(args: argparse.Namespace) -> int:
         print(f"formicary: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     return code
 
 

@@ -1,6 +1,9 @@
-"""Every subcommand's arguments, in one light module: building the parser imports no engine
-or UI code, so ``formicary status`` pays only for what ``status`` uses. Handlers are named
-``"module:function"`` and imported when their command runs.
+"""Every subcommand of ``formicary``, declared: one :class:`Command` each (name, help,
+arguments, handler), collected in order in :data:`COMMANDS`, from which the parser is built.
+
+This module is light on purpose: declaring every command imports no engine or UI code, so
+``formicary status`` pays only for what ``status`` uses. A handler is named
+``"module:function"`` and imported when its command runs (:meth:`Command.resolve`).
 
 Every integer argument has a range, named in its help; a value outside it (or no integer
 at all) ends the command at once with one line naming the argument, exit 2, before
@@ -10,22 +13,31 @@ anything reaches the engine or the store (:class:`BoundedInt`).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
-from typing import Any
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, NamedTuple, TypeVar
 
 from formicary.model.limits import MAX_COUNT, MAX_PARALLEL, MAX_SESSION_ID
 from formicary.model.states import ProjectType
 
+EXIT_OK = 0
+"""Success: every task completed, or the command did what it was asked."""
+EXIT_FAILED = 1
+"""A run (or the session a control command adopted) ended with something failed."""
 EXIT_USAGE = 2
+"""Bad input: printed as one line, never a traceback."""
+EXIT_INTERRUPTED = 130
+"""Ended by Ctrl-C (128 + SIGINT)."""
+EXIT_BROKEN_PIPE = 141
+"""The reader of the output went away (``| head``), as a shell reports SIGPIPE."""
 SESSION_HELP = f"a session number, 1 to {MAX_SESSION_ID} (formicary sessions lists them)"
 
-TASK_ACTIONS = {
-    "retry": "run a failed, cancelled or blocked task again (with no TASK: every failed one)",
-    "cancel": "cancel a task (with no TASK: the whole session)",
-    "skip": "skip a task so the tasks after it may run",
-    "hold": "keep a task from running (a running one is stopped)",
-    "release": "let a held task run again",
-}
+Handler = Callable[[argparse.Namespace], int]
+"""What runs a command: its parsed arguments in, its exit code out."""
+ArgumentAdder = Callable[[argparse.ArgumentParser], None]
+"""What adds a command's arguments to its parser."""
+ParserT = TypeVar("ParserT", bound=argparse.ArgumentParser)
 
 
 class BoundedInt(argparse.Action):
@@ -80,6 +92,54 @@ class BoundedInt(argparse.Action):
         parser.exit(EXIT_USAGE, f"formicary: error: {message}\n")
 
 
+class Command(NamedTuple):
+    """One subcommand, declared: what ``formicary --help`` lists, the arguments it takes
+    and the function that runs it.
+
+    A NamedTuple rather than a frozen dataclass: as immutable and as typed, and it needs no
+    ``dataclasses`` import, which (with the ``inspect`` it pulls in) would cost every
+    scripted ``status --json`` poll a few milliseconds.
+    """
+
+    name: str
+    """What the user types after ``formicary``."""
+    help: str
+    """Its line in ``formicary --help``."""
+    description: str
+    """The paragraph under the usage of ``formicary NAME --help``."""
+    handler: str
+    """The function that runs it, ``"module:function"``; imported only when it runs."""
+    arguments: ArgumentAdder
+    """Adds its arguments (and options) to its parser."""
+    defaults: Mapping[str, object] = MappingProxyType({})
+    """Values the handler reads that no argument sets (the control commands' ``action``)."""
+    read_only: bool = False
+    """It only reads the store and prints, leaving nothing to clean up, so it ends without
+    the interpreter's teardown (:data:`formicary.cli.READ_ONLY_COMMANDS`)."""
+
+    def add_to(self, subparsers: argparse._SubParsersAction[ParserT]) -> ParserT:
+        """Add this command's parser to ``subparsers``; returns that parser."""
+        parser = subparsers.add_parser(self.name, help=self.help, description=self.description)
+        self.arguments(parser)
+        if self.defaults:
+            parser.set_defaults(**self.defaults)
+        return parser
+
+    def resolve(self) -> Handler:
+        """Import and return the function that runs this command.
+
+        Raises:
+            ImportError: The handler's module cannot be imported.
+            AttributeError: The module has no such function.
+        """
+        module, _, function = self.handler.partition(":")
+        handler: Handler = getattr(importlib.import_module(module), function)
+        return handler
+
+
+# -- arguments more than one command takes -------------------------------------------------
+
+
 def _session(parser: argparse.ArgumentParser, optional: bool = False) -> None:
     """Add the SESSION positional (a session number) to ``parser``."""
     parser.add_argument(
@@ -94,43 +154,24 @@ def _session(parser: argparse.ArgumentParser, optional: bool = False) -> None:
     )
 
 
-def register_all(subparsers: Any) -> None:
-    """Add every subcommand to ``subparsers``."""
-    for register in _REGISTERS:
-        register(subparsers)
-
-
-def register_for(subparsers: Any, command: str | None) -> None:
-    """Add ``command`` (with the commands registered beside it) to ``subparsers``, or every
-    subcommand when it is not one: building all eighteen parsers costs more than a
-    ``status --json`` poll's own work."""
-    register = _BY_COMMAND.get(command or "")
-    if register is None:
-        register_all(subparsers)
-    else:
-        register(subparsers)
-
-
-def _register_dash(subparsers: Any) -> None:
-    """Add the ``dash`` subcommand."""
-    parser = subparsers.add_parser(
-        "dash",
-        help="open the dashboard",
-        description="Open the dashboard on WORKSPACE (default: -w or the current folder).",
-    )
+def _workspace_positional(parser: argparse.ArgumentParser) -> None:
+    """Add the optional WORKSPACE positional of ``dash`` and ``mcp``."""
     parser.add_argument("path", nargs="?", metavar="WORKSPACE")
-    parser.set_defaults(handler="formicary.cli.dash:run")
 
 
-def _register_run(subparsers: Any) -> None:
-    """Add the ``run`` subcommand."""
-    parser = subparsers.add_parser(
-        "run",
-        help="run a workflow headless",
-        description="Run PROJECT[:WORKFLOW] (a project name in the workspace, or a path to a "
-        "project folder or its formicary.toml). Exit 0 when every task completed, 1 when "
-        "something failed, 2 on bad input, 130 when interrupted.",
-    )
+# -- the dashboard and running -------------------------------------------------------------
+
+DASH = Command(
+    name="dash",
+    help="open the dashboard",
+    description="Open the dashboard on WORKSPACE (default: -w or the current folder).",
+    handler="formicary.cli.dash:run",
+    arguments=_workspace_positional,
+)
+
+
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    """``run``'s arguments: the target, parameter overrides and where tasks run."""
     parser.add_argument("target", metavar="PROJECT[:WORKFLOW]")
     parser.add_argument(
         "-p",
@@ -161,19 +202,25 @@ def _register_run(subparsers: Any) -> None:
         help="Dask scheduler address, tcp://HOST:PORT (implies --executor dask; without it "
         "dask starts a local cluster)",
     )
-    parser.set_defaults(handler="formicary.cli.run:run")
 
 
-def _register_sessions(subparsers: Any) -> None:
-    """Add ``sessions``, ``status`` and ``logs``."""
-    sessions = subparsers.add_parser(
-        "sessions",
-        help="list the workspace's sessions",
-        description="Every recorded "
-        "session, newest first: status (orphaned when its engine stopped), counts, owner.",
-    )
-    sessions.add_argument("--json", action="store_true", help="one JSON document")
-    sessions.add_argument(
+RUN = Command(
+    name="run",
+    help="run a workflow headless",
+    description="Run PROJECT[:WORKFLOW] (a project name in the workspace, or a path to a "
+    "project folder or its formicary.toml). Exit 0 when every task completed, 1 when "
+    "something failed, 2 on bad input, 130 when interrupted.",
+    handler="formicary.cli.run:run",
+    arguments=_run_arguments,
+)
+
+# -- reading the store ---------------------------------------------------------------------
+
+
+def _sessions_arguments(parser: argparse.ArgumentParser) -> None:
+    """``sessions``' options: JSON and how many."""
+    parser.add_argument("--json", action="store_true", help="one JSON document")
+    parser.add_argument(
         "-n",
         "--limit",
         action=BoundedInt,
@@ -183,30 +230,45 @@ def _register_sessions(subparsers: Any) -> None:
         metavar="N",
         help=f"the N newest, 0 to {MAX_COUNT} (default 50; 0 lists every session)",
     )
-    sessions.set_defaults(handler="formicary.cli.sessions:list_sessions")
 
-    status = subparsers.add_parser(
-        "status", help="show a session's tasks", description="A row per task of SESSION."
-    )
-    _session(status)
-    status.add_argument(
+
+SESSIONS = Command(
+    name="sessions",
+    help="list the workspace's sessions",
+    description="Every recorded "
+    "session, newest first: status (orphaned when its engine stopped), counts, owner.",
+    handler="formicary.cli.sessions:list_sessions",
+    read_only=True,
+    arguments=_sessions_arguments,
+)
+
+
+def _status_arguments(parser: argparse.ArgumentParser) -> None:
+    """``status``'s arguments: the session, and JSON."""
+    _session(parser)
+    parser.add_argument(
         "--json",
         action="store_true",
         help="one JSON document: the session with its params, and each task with its latest "
         "attempt's started_at, ended_at, duration_s (so far, while it runs) and worker",
     )
-    status.set_defaults(handler="formicary.cli.sessions:show_status")
 
-    logs = subparsers.add_parser(
-        "logs",
-        help="print a task's output, or list a session's logs",
-        description="Print the log of TASK in SESSION "
-        "(its latest attempt unless --attempt); -f follows it while it runs. Without TASK, "
-        "list every task's attempts: state, exit code, log file and its size.",
-    )
-    _session(logs)
-    logs.add_argument("task", metavar="TASK", nargs="?")
-    logs.add_argument(
+
+STATUS = Command(
+    name="status",
+    help="show a session's tasks",
+    description="A row per task of SESSION.",
+    handler="formicary.cli.sessions:show_status",
+    read_only=True,
+    arguments=_status_arguments,
+)
+
+
+def _logs_arguments(parser: argparse.ArgumentParser) -> None:
+    """``logs``' arguments: the session, a task, which attempt, and following."""
+    _session(parser)
+    parser.add_argument("task", metavar="TASK", nargs="?")
+    parser.add_argument(
         "-a",
         "--attempt",
         action=BoundedInt,
@@ -215,45 +277,91 @@ def _register_sessions(subparsers: Any) -> None:
         metavar="N",
         help=f"attempt number, 1 to {MAX_COUNT} (default: the latest)",
     )
-    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
-    logs.set_defaults(handler="formicary.cli.sessions:show_logs")
+    parser.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
 
 
-def _register_control(subparsers: Any) -> None:
-    """Add the control commands and ``prune``."""
-    for action, summary in TASK_ACTIONS.items():
-        parser = subparsers.add_parser(action, help=summary, description=summary + ".")
+LOGS = Command(
+    name="logs",
+    help="print a task's output, or list a session's logs",
+    description="Print the log of TASK in SESSION "
+    "(its latest attempt unless --attempt); -f follows it while it runs. Without TASK, "
+    "list every task's attempts: state, exit code, log file and its size.",
+    handler="formicary.cli.sessions:show_logs",
+    arguments=_logs_arguments,
+)
+
+# -- controlling a session -----------------------------------------------------------------
+
+
+def _task_action(name: str, summary: str, *, optional_task: bool = False) -> Command:
+    """A control call on one task of a session (``retry``, ``cancel``, ``skip``...): all run
+    through :func:`formicary.cli.control.control`, told which call by ``args.action``."""
+
+    def arguments(parser: argparse.ArgumentParser) -> None:
         _session(parser)
-        optional = action in ("retry", "cancel")
-        parser.add_argument("task", metavar="TASK", nargs="?" if optional else None)
+        parser.add_argument("task", metavar="TASK", nargs="?" if optional_task else None)
         parser.add_argument("--plain", action="store_true", help="plain lines if adopting")
-        parser.set_defaults(handler="formicary.cli.control:control", action=action)
-    pause = subparsers.add_parser(
-        "pause",
-        help="stop dispatching new tasks of a session",
-        description="Stop dispatching; --stop also stops (SIGSTOP) running processes.",
+
+    return Command(
+        name=name,
+        help=summary,
+        description=summary + ".",
+        handler="formicary.cli.control:control",
+        arguments=arguments,
+        defaults=MappingProxyType({"action": name}),
     )
-    _session(pause)
-    pause.add_argument("--stop", action="store_true", help="stop running processes too")
-    pause.set_defaults(handler="formicary.cli.control:control", action="pause", task=None)
-    resume = subparsers.add_parser(
-        "resume",
-        help="resume a paused session, or adopt one whose engine stopped",
-        description="Resume a paused session. A session whose engine stopped (orphaned) is "
-        "adopted by this process: completed tasks are not run again, lost attempts are "
-        "retried by their policy. With no SESSION, the most recent orphaned session.",
-    )
-    _session(resume, optional=True)
-    resume.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
-    resume.set_defaults(handler="formicary.cli.control:resume_session", task=None)
-    prune = subparsers.add_parser(
-        "prune",
-        help="delete old sessions and their logs",
-        description="Keep the N newest sessions; delete older finished ones and their logs. "
-        "Asks first on a terminal; --yes deletes without asking (needed off a terminal), "
-        "--dry-run only lists them. Deleted session numbers are never used again.",
-    )
-    prune.add_argument(
+
+
+RETRY = _task_action(
+    "retry",
+    "run a failed, cancelled or blocked task again (with no TASK: every failed one)",
+    optional_task=True,
+)
+CANCEL = _task_action(
+    "cancel", "cancel a task (with no TASK: the whole session)", optional_task=True
+)
+SKIP = _task_action("skip", "skip a task so the tasks after it may run")
+HOLD = _task_action("hold", "keep a task from running (a running one is stopped)")
+RELEASE = _task_action("release", "let a held task run again")
+
+
+def _pause_arguments(parser: argparse.ArgumentParser) -> None:
+    """``pause``'s arguments: the session, and whether to stop its processes."""
+    _session(parser)
+    parser.add_argument("--stop", action="store_true", help="stop running processes too")
+
+
+PAUSE = Command(
+    name="pause",
+    help="stop dispatching new tasks of a session",
+    description="Stop dispatching; --stop also stops (SIGSTOP) running processes.",
+    handler="formicary.cli.control:control",
+    arguments=_pause_arguments,
+    defaults=MappingProxyType({"action": "pause", "task": None}),
+)
+
+
+def _resume_arguments(parser: argparse.ArgumentParser) -> None:
+    """``resume``'s arguments: the session (optional) and plain output."""
+    _session(parser, optional=True)
+    parser.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
+
+
+RESUME = Command(
+    name="resume",
+    help="resume a paused session, or adopt one whose engine stopped",
+    description="Resume a paused session. A session whose engine stopped (orphaned) is "
+    "adopted by this process: completed tasks are not run again, lost attempts are "
+    "retried by their policy. With no SESSION, the most recent orphaned session.",
+    handler="formicary.cli.control:resume_session",
+    arguments=_resume_arguments,
+    defaults=MappingProxyType({"task": None}),
+)
+
+
+def _prune_arguments(parser: argparse.ArgumentParser) -> None:
+    """``prune``'s options: how many to keep, and confirming or only listing."""
+    parser.add_argument(
         "--keep",
         action=BoundedInt,
         low=0,
@@ -262,58 +370,69 @@ def _register_control(subparsers: Any) -> None:
         metavar="N",
         help=f"how many of the newest sessions to keep, 0 to {MAX_COUNT}",
     )
-    prune.add_argument(
+    parser.add_argument(
         "-y", "--yes", action="store_true", help="delete without asking (needed off a terminal)"
     )
-    prune.add_argument(
+    parser.add_argument(
         "--dry-run", action="store_true", help="list the sessions it would delete; delete none"
     )
-    prune.set_defaults(handler="formicary.cli.control:prune_sessions")
 
 
-def _register_validate(subparsers: Any) -> None:
-    """Add the ``validate`` subcommand."""
-    parser = subparsers.add_parser(
-        "validate",
-        help="check definition files and list projects, workflows and task counts",
-        description="Check every formicary.toml under PATH. Prints each problem as "
-        "file:line: key.path: message and exits 2, or a summary and exits 0.",
-    )
+PRUNE = Command(
+    name="prune",
+    help="delete old sessions and their logs",
+    description="Keep the N newest sessions; delete older finished ones and their logs. "
+    "Asks first on a terminal; --yes deletes without asking (needed off a terminal), "
+    "--dry-run only lists them. Deleted session numbers are never used again.",
+    handler="formicary.cli.control:prune_sessions",
+    arguments=_prune_arguments,
+)
+
+# -- definitions ---------------------------------------------------------------------------
+
+
+def _validate_arguments(parser: argparse.ArgumentParser) -> None:
+    """``validate``'s arguments: what to check, and watching."""
     parser.add_argument("path", nargs="?", help="a workspace, project folder or formicary.toml")
     parser.add_argument(
         "--watch", action="store_true", help="validate again on every save (Ctrl-C stops)"
     )
-    parser.set_defaults(handler="formicary.cli.validate:run")
 
 
-def _register_new(subparsers: Any) -> None:
-    """Add the ``new`` subcommand."""
-    types = ", ".join(kind.value for kind in ProjectType)
-    parser = subparsers.add_parser(
-        "new",
-        help="create a project folder from a template",
-        description=f"Write WORKSPACE/NAME/formicary.toml and its scripts. Templates: {types}.",
-    )
+VALIDATE = Command(
+    name="validate",
+    help="check definition files and list projects, workflows and task counts",
+    description="Check every formicary.toml under PATH. Prints each problem as "
+    "file:line: key.path: message and exits 2, or a summary and exits 0.",
+    handler="formicary.cli.validate:run",
+    arguments=_validate_arguments,
+)
+
+_PROJECT_TYPES = ", ".join(kind.value for kind in ProjectType)
+
+
+def _new_arguments(parser: argparse.ArgumentParser) -> None:
+    """``new``'s arguments: the name, the template and a description."""
     parser.add_argument("name", help="project name: [a-z0-9][a-z0-9_-]*")
     parser.add_argument(
-        "-t", "--template", default="custom", metavar="TYPE", help=f"one of: {types}"
+        "-t", "--template", default="custom", metavar="TYPE", help=f"one of: {_PROJECT_TYPES}"
     )
     parser.add_argument("-d", "--description", help="the project's description")
-    parser.set_defaults(handler="formicary.cli.new:run")
 
 
-def _register_docs(subparsers: Any) -> None:
-    """Add the ``docs`` subcommand."""
-    parser = subparsers.add_parser(
-        "docs",
-        help="write a project's README.md and AGENTS.md from its definition",
-        description="Write README.md (purpose, how to run, each workflow's tasks and graph, "
-        "recent runs) and AGENTS.md (CLI, MCP tools and rules for AI agents) into PROJECT's "
-        "folder. A file there without the generated-by marker was written by hand: it is left "
-        "alone, or with --force moved aside to NAME.bak (NAME.bak.1... if that exists) first. "
-        "A README.md or AGENTS.md that is a link is refused, --force or not: nothing is "
-        "written through a link.",
-    )
+NEW = Command(
+    name="new",
+    help="create a project folder from a template",
+    description="Write WORKSPACE/NAME/formicary.toml and its scripts. Templates: "
+    f"{_PROJECT_TYPES}.",
+    handler="formicary.cli.new:run",
+    arguments=_new_arguments,
+)
+
+
+def _docs_arguments(parser: argparse.ArgumentParser) -> None:
+    """``docs``' arguments: the project, its own ``-w`` (so it may follow the command) and
+    what to do with hand-written files."""
     parser.add_argument("project", metavar="PROJECT", help="a project name or folder")
     parser.add_argument(
         "-w",
@@ -328,42 +447,55 @@ def _register_docs(subparsers: Any) -> None:
         help="move hand-written files aside to NAME.bak, then write the generated ones",
     )
     parser.add_argument("--stdout", action="store_true", help="print instead of writing")
-    parser.set_defaults(handler="formicary.cli.docs:run")
 
 
-def _register_mcp(subparsers: Any) -> None:
-    """Add the ``mcp`` subcommand."""
-    parser = subparsers.add_parser(
-        "mcp",
-        help="serve the workspace's MCP tools over stdio (for AI agents)",
-        description="Serve MCP tools (list_projects, start_workflow, get_session_status, "
-        "get_task_logs, retry_task, cancel_task...) for WORKSPACE on stdin/stdout. Sessions "
-        "it starts appear in the dashboard; they are cancelled when the client disconnects.",
-    )
-    parser.add_argument("path", nargs="?", metavar="WORKSPACE")
-    parser.set_defaults(handler="formicary.cli.mcp:run")
-
-
-_REGISTERS = (
-    _register_dash,
-    _register_run,
-    _register_sessions,
-    _register_control,
-    _register_validate,
-    _register_new,
-    _register_docs,
-    _register_mcp,
+DOCS = Command(
+    name="docs",
+    help="write a project's README.md and AGENTS.md from its definition",
+    description="Write README.md (purpose, how to run, each workflow's tasks and graph, "
+    "recent runs) and AGENTS.md (CLI, MCP tools and rules for AI agents) into PROJECT's "
+    "folder. A file there without the generated-by marker was written by hand: it is left "
+    "alone, or with --force moved aside to NAME.bak (NAME.bak.1... if that exists) first. "
+    "A README.md or AGENTS.md that is a link is refused, --force or not: nothing is "
+    "written through a link.",
+    handler="formicary.cli.docs:run",
+    arguments=_docs_arguments,
 )
-_BY_COMMAND = {
-    "dash": _register_dash,
-    "run": _register_run,
-    **dict.fromkeys(("sessions", "status", "logs"), _register_sessions),
-    **dict.fromkeys(
-        (*TASK_ACTIONS, "pause", "resume", "prune"),
-        _register_control,
-    ),
-    "validate": _register_validate,
-    "new": _register_new,
-    "docs": _register_docs,
-    "mcp": _register_mcp,
-}
+
+# -- agents --------------------------------------------------------------------------------
+
+MCP = Command(
+    name="mcp",
+    help="serve the workspace's MCP tools over stdio (for AI agents)",
+    description="Serve MCP tools (list_projects, start_workflow, get_session_status, "
+    "get_task_logs, retry_task, cancel_task...) for WORKSPACE on stdin/stdout. Sessions "
+    "it starts appear in the dashboard; they are cancelled when the client disconnects.",
+    handler="formicary.cli.mcp:run",
+    arguments=_workspace_positional,
+)
+
+COMMANDS: tuple[Command, ...] = (
+    DASH,
+    RUN,
+    SESSIONS,
+    STATUS,
+    LOGS,
+    RETRY,
+    CANCEL,
+    SKIP,
+    HOLD,
+    RELEASE,
+    PAUSE,
+    RESUME,
+    PRUNE,
+    VALIDATE,
+    NEW,
+    DOCS,
+    MCP,
+)
+"""Every subcommand, in the order ``formicary --help`` lists them."""
+
+COMMANDS_BY_NAME: Mapping[str, Command] = MappingProxyType(
+    {command.name: command for command in COMMANDS}
+)
+""":data:`COMMANDS` by name."""

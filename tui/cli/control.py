@@ -17,18 +17,21 @@ import shutil
 import sys
 from pathlib import Path
 
-from formicary.api.control import attach, run_command
+from formicary.api.control import SessionHandle
 from formicary.api.definition_drift import session_drift
-from formicary.api.recovery import adopt, check_adoptable_call, find_orphan
+from formicary.api.recovery import adopt, find_orphan
 from formicary.api.runtime import logs_root
+from formicary.api.session_client import SessionClient
 from formicary.cli.output import make_console
-from formicary.cli.run import follow
+from formicary.cli.run import follow, report_subscription
 from formicary.errors import UsageError
+from formicary.run.events import Subscription
 from formicary.store.database import SessionRecord, Store
 
 
 def control(args: argparse.Namespace) -> int:
-    """Apply one control call to a session, wherever it runs.
+    """Apply one control call to a session, wherever it runs (the rule is
+    :class:`~formicary.api.session_client.SessionClient`'s).
 
     A session whose engine is alive gets the call queued. A session that has ended takes
     only a retry that has something to run again (it is adopted and reopened); anything
@@ -38,42 +41,44 @@ def control(args: argparse.Namespace) -> int:
     sitting paused would only hold the terminal (``formicary resume`` adopts it).
     """
     workspace = Path(args.workspace or ".")
-    session = attach(workspace, args.session)
-    record = session.record
+    store = Store.for_workspace(workspace, create=False)
+    record = store.session(args.session)
     if args.task is not None:
-        session.store.require_task(record.id, args.task)
+        store.require_task(record.id, args.task)
     action = args.action
     if action == "retry" and args.task is None:
         action = "retry_failed"
     extra = {"stop_processes": True} if getattr(args, "stop", False) else {}
-    if record.owner_alive:
-        note_changed_definitions(workspace, session.store, record, action, args.task)
-        outcome = session.request(action, args.task, **extra)
-        target = f"{action} {args.task}" if args.task else action
-        print(f"session {record.id}: {target}: {outcome}")
-        return 0
-    if action == "pause" and not record.status.is_final:
-        raise UsageError(
-            f"session {record.id} has no running engine, so nothing of it runs to pause; "
-            f"formicary resume {record.id} adopts it and runs it here"
-        )
-    # Refused calls are refused before adopting: adopting writes to the store.
-    check_adoptable_call(session.store, record, action, args.task)
-    note_changed_definitions(
-        workspace, session.store, record, action, args.task, adopting=not record.status.is_final
-    )
     console = make_console()
     plain = getattr(args, "plain", False)
+    reports: list[Subscription] = []
 
-    async def adopt_and_apply() -> int:
-        handle = adopt(workspace, record, session.store)
+    async def adopt_here(orphan: SessionRecord) -> SessionHandle:
+        # Called once the call is known to be taken: only then is the store written.
+        note_changed_definitions(
+            workspace, store, orphan, action, args.task, adopting=not orphan.status.is_final
+        )
+        handle = adopt(workspace, orphan, store)
+        reports.append(report_subscription(handle))  # before the call: its effects show
+        return handle
 
-        def apply() -> None:
-            run_command(handle, action, args.task, extra)
+    async def apply() -> int:
+        if record.owner_alive:
+            note_changed_definitions(workspace, store, record, action, args.task)
+        client = SessionClient(store, record.id, adopter=adopt_here)
+        outcome = await client.control(action, args.task, **extra)
+        if outcome.handle is None:
+            message = outcome.unwrap()
+            target = f"{action} {args.task}" if args.task else action
+            print(f"session {record.id}: {target}: {message}")
+            return 0
+        if not outcome.ok:
+            await outcome.handle.close()
+            outcome.unwrap()
+        live = console.is_terminal and not plain
+        return await follow(outcome.handle, console, live, subscription=reports[0])
 
-        return await follow(handle, console, console.is_terminal and not plain, before=apply)
-
-    return asyncio.run(adopt_and_apply())
+    return asyncio.run(apply())
 
 
 def resume_session(args: argparse.Namespace) -> int:

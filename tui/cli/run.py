@@ -16,7 +16,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from formicary.api.control import SessionHandle
+from formicary.api.event_source import EventSource
 from formicary.api.runtime import executors_for, start_session
+from formicary.cli.commands import EXIT_INTERRUPTED
 from formicary.cli.output import make_console
 from formicary.errors import UsageError
 from formicary.model.definitions import display_path
@@ -31,7 +33,6 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-EXIT_INTERRUPTED = 130
 _REPORTED = frozenset(
     {
         TaskStatus.COMPLETED,
@@ -94,18 +95,19 @@ async def follow(
     console: Console,
     live: bool,
     before: Callable[[], None] | None = None,
+    subscription: EventSource | None = None,
 ) -> int:
     """Report a session of this process until it finishes; Ctrl-C cancels it.
 
-    ``before`` runs once the report is set up (the control call of ``formicary retry`` on
-    an adopted session, say), so its effects are reported too.
+    ``before`` runs once the report is set up, so its effects are reported too; a
+    ``subscription`` made earlier (by :func:`report_subscription`, before a control call
+    that adopted the session) is reported from instead of a new one.
 
     Returns:
         0 when every task completed, 1 when something failed, 130 when interrupted.
     """
-    subscription = handle.subscribe(
-        kinds=frozenset({EventKind.TASK_STATE, EventKind.SESSION_FINISHED})
-    )
+    if subscription is None:
+        subscription = report_subscription(handle)
     interrupted = False
 
     def interrupt() -> None:
@@ -143,9 +145,12 @@ async def follow(
     return 0 if handle.status is SessionStatus.COMPLETED else 1
 
 
-async def _pump_events(
-    handle: SessionHandle, subscription: Subscription, report: _Reporter
-) -> None:
+def report_subscription(handle: SessionHandle) -> Subscription:
+    """The events :func:`follow` reports, from now on."""
+    return handle.subscribe(kinds=frozenset({EventKind.TASK_STATE, EventKind.SESSION_FINISHED}))
+
+
+async def _pump_events(handle: SessionHandle, subscription: EventSource, report: _Reporter) -> None:
     while True:
         for event in subscription.drain():
             report.event(event)

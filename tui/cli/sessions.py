@@ -15,6 +15,12 @@ from formicary.model.durations import span, took
 from formicary.model.states import SessionStatus, TaskStatus, task_tally
 from formicary.store.database import AttemptRecord, SessionRecord, Store
 
+_STATUS_STYLES = {
+    SessionStatus.COMPLETED: "green",
+    SessionStatus.FAILED: "red",
+    SessionStatus.ORPHANED: "yellow",
+}
+
 # Rich and the glyphs are imported where a table is printed:
 # `status --json` polled by scripts every second pays only for reading the store.
 
@@ -67,7 +73,7 @@ def list_sessions(args: argparse.Namespace) -> int:
     for record in records:
         done, failed, other, total = task_tally(record.counts)
         status = record.shown_status
-        style = {"completed": "green", "failed": "red", "orphaned": "yellow"}.get(status, "")
+        style = _STATUS_STYLES.get(SessionStatus(status), "")
         rows.append(
             (
                 str(record.id),
@@ -241,12 +247,7 @@ def _follow(store: Store, session_id: int, task: str, number: int, path: Path, o
         )
         record = store.session(session_id)
         offset = _print_from(path, offset)
-        if (
-            finished
-            or record.status
-            in (SessionStatus.COMPLETED, SessionStatus.FAILED, SessionStatus.CANCELLED)
-            or not record.owner_alive
-        ):
+        if finished or record.status.is_final or not record.owner_alive:
             _print_from(path, offset)
             return
         time.sleep(0.2)

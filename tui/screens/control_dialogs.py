@@ -8,14 +8,6 @@ from formicary.model.records import TaskStatus
 from formicary.tui.screens.confirm import ConfirmScreen
 from formicary.tui.state import SessionView
 
-UNFINISHED = (
-    TaskStatus.PENDING,
-    TaskStatus.READY,
-    TaskStatus.RUNNING,
-    TaskStatus.RETRYING,
-    TaskStatus.PAUSED,
-)
-
 
 def adoption_dialog(session_id: str, owner_pid: int | None, what: str) -> ConfirmScreen:
     """Adopt a session whose engine died, then apply ``what`` (a control call, in words)."""
@@ -43,9 +35,7 @@ def cancel_task_dialog(view: SessionView, task: str) -> ConfirmScreen:
 
 def cancel_session_dialog(view: SessionView) -> ConfirmScreen:
     """Cancel the whole session: every unfinished task."""
-    items = [
-        f"⊘ {row.name} ({row.label})" for row in view.tasks.values() if row.state in UNFINISHED
-    ]
+    items = [f"⊘ {row.name} ({row.label})" for row in view.tasks.values() if not row.state.is_final]
     return ConfirmScreen(f"Cancel session {view.session_id}?", items or ["Nothing is unfinished."])
 
 

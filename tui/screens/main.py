@@ -6,10 +6,11 @@ import gc
 from pathlib import Path
 from typing import Any
 
-from formicary.errors import FormicaryError
-from formicary.model.records import ProjectType, TaskStatus
+from formicary.errors import AdoptionNeeded, FormicaryError
+from formicary.model.records import ProjectType, SessionStatus
 from formicary.model.specs import ProjectSpec, WorkflowSpec
-from formicary.tui.bridge import AdoptionNeeded, EngineBridge, WatchedSession
+from formicary.model.states import UNCANCELLABLE_TASK_STATES
+from formicary.tui.bridge import EngineBridge, WatchedSession
 from formicary.tui.screens.control_dialogs import (
     adoption_dialog,
     cancel_session_dialog,
@@ -407,14 +408,14 @@ class MainScreen(Screen[None]):
     def _refresh_pause_key(self, view: SessionView | None) -> None:
         """Let the footer say Resume while the session on screen is paused (and Pause
         otherwise): only when that changes, not on every batch."""
-        paused = view is not None and view.status == "paused"
+        paused = view is not None and view.status == SessionStatus.PAUSED
         if paused != self._footer_paused:
             self._footer_paused = paused
             self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """``p`` pauses a running session and resumes a paused one (the footer says which)."""
-        paused = self.view is not None and self.view.status == "paused"
+        paused = self.view is not None and self.view.status == SessionStatus.PAUSED
         if action == "pause":
             return not paused
         if action == "resume":
@@ -514,7 +515,7 @@ class MainScreen(Screen[None]):
         watched = self._need_session()
         if watched is None:
             return
-        if watched.embedded or watched.view.status != "orphaned":
+        if watched.embedded or watched.view.status != SessionStatus.ORPHANED:
             self.notify(f"session {watched.session_id} is {watched.view.status}: nothing to adopt")
             return
         try:
@@ -542,12 +543,7 @@ class MainScreen(Screen[None]):
         if watched is None or task is None:
             return
         row = watched.view.tasks[task]
-        if row.state in (
-            TaskStatus.COMPLETED,
-            TaskStatus.FAILED,
-            TaskStatus.CANCELLED,
-            TaskStatus.SKIPPED,
-        ):
+        if row.state in UNCANCELLABLE_TASK_STATES:
             self.notify(f"{task} is {row.state.value}: nothing to cancel", severity="warning")
             return
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from formicary.errors import FormicaryError
-from formicary.model.states import task_tally
+from formicary.errors import AdoptionNeeded, FormicaryError
+from formicary.model.states import SessionStatus, task_tally
 from formicary.store.database import SessionRecord
-from formicary.tui.bridge import AdoptionNeeded, EngineBridge
+from formicary.tui.bridge import EngineBridge
 from formicary.tui.matching import matches
 from formicary.tui.screens.confirm import ConfirmScreen
 from formicary.tui.screens.control_dialogs import adoption_dialog
@@ -19,13 +19,13 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-_STATUS_STYLE = {
-    "running": "bold",
-    "completed": "green",
-    "failed": "red",
-    "cancelled": "magenta",
-    "orphaned": "yellow",
-    "paused": "yellow",
+_STATUS_STYLE: dict[str, str] = {
+    SessionStatus.RUNNING: "bold",
+    SessionStatus.COMPLETED: "green",
+    SessionStatus.FAILED: "red",
+    SessionStatus.CANCELLED: "magenta",
+    SessionStatus.ORPHANED: "yellow",
+    SessionStatus.PAUSED: "yellow",
 }
 
 
@@ -208,7 +208,7 @@ class SessionsScreen(Screen[str | None]):
         if session_id is None:
             return
         record = self._records.get(session_id)
-        if record is not None and record.shown_status != "orphaned":
+        if record is not None and record.shown_status != SessionStatus.ORPHANED:
             self.notify(
                 f"session {session_id} is {record.shown_status}: only a session whose engine "
                 "died can be adopted",

@@ -11,6 +11,7 @@ import tomli_w
 from formicary.model.durations import took
 from formicary.model.records import TaskStatus
 from formicary.model.specs import task_to_dict
+from formicary.model.states import BROKEN_TASK_STATES, FINE_TASK_STATES
 from formicary.tui.bridge import WatchedSession
 from formicary.tui.glyphs import GLYPHS
 from rich.text import Text
@@ -92,9 +93,9 @@ class TaskDetailScreen(Screen[None]):
         row = self.watched.view.tasks[self.task_name]
         if row.state is TaskStatus.RUNNING:
             return "It is running."
-        if row.state in (TaskStatus.COMPLETED, TaskStatus.SKIPPED):
+        if row.state in FINE_TASK_STATES:
             return f"State: {row.state.value}."
-        if row.state in (TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.BLOCKED):
+        if row.state in BROKEN_TASK_STATES:
             reason = f": {row.reason}" if row.reason else ""
             return f"State: {row.state.value}{reason}. Press r on the dashboard to retry it."
         return self.watched.waiting_on(self.task_name) or "It is about to start."
@@ -123,7 +124,7 @@ class TaskDetailScreen(Screen[None]):
                 rows.append(
                     (
                         str(current.attempt),
-                        "running",
+                        TaskStatus.RUNNING.value,
                         "-",
                         _clock(current.started_at),
                         took(current.started_at, None),
@@ -133,17 +134,17 @@ class TaskDetailScreen(Screen[None]):
                     )
                 )
             return rows
-        attached = self.watched.attached
-        assert attached is not None
-        store = attached.store
+        store = self.watched.store
+        assert store is not None
         import asyncio
 
-        attempts = await asyncio.to_thread(store.attempts, attached.id, self.task_name)
+        session = int(self.watched.session_id)
+        attempts = await asyncio.to_thread(store.attempts, session, self.task_name)
         for attempt in attempts:
             rows.append(
                 (
                     str(attempt.number),
-                    attempt.outcome or "running",
+                    attempt.outcome or TaskStatus.RUNNING.value,
                     _text(attempt.exit_code),
                     _clock(attempt.started_at),
                     took(attempt.started_at, attempt.ended_at),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from formicary.model.definitions import Workspace
+from formicary.model.states import SessionStatus
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
@@ -14,13 +15,13 @@ from textual.widgets.tree import TreeNode
 
 WorkflowKey = tuple[str, str]
 
-_LAST_RUN_GLYPH = {
-    "running": "▶",
-    "paused": "⏸",
-    "completed": "✔",
-    "failed": "✘",
-    "cancelled": "⊘",
-    "orphaned": "?",
+_LAST_RUN_GLYPH: dict[str, str] = {
+    SessionStatus.RUNNING: "▶",
+    SessionStatus.PAUSED: "⏸",
+    SessionStatus.COMPLETED: "✔",
+    SessionStatus.FAILED: "✘",
+    SessionStatus.CANCELLED: "⊘",
+    SessionStatus.ORPHANED: "?",
 }
 
 

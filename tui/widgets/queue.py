@@ -52,13 +52,20 @@ SORT_CYCLE: tuple[str | None, ...] = (None, "state", "took", "started", "prio", 
 """The sort columns ``o`` steps through; ``None`` is definition order."""
 
 _FAR = float("inf")
+
+
+def _longest_first(took: float | None) -> float:
+    """The sort key of a "took": longest first, tasks not started last."""
+    return -took if took is not None else _FAR
+
+
 _SORT_KEYS: dict[str, Callable[[TaskRow], Any]] = {
     "task": lambda row: row.name,
     "state": lambda row: SEVERITY[row.state],
     "prio": lambda row: TaskPriority(row.priority).rank,
     "try": lambda row: -row.attempt,
     "started": lambda row: -(row.started_at or 0.0),
-    "took": lambda row: -(row.took if row.started_at is not None else -_FAR),
+    "took": lambda row: _longest_first(row.took),
     "pool": lambda row: _pool(row, measured=False),
 }
 """Natural order of each column (reversed by clicking its header again)."""

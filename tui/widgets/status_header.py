@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from formicary.model.records import TaskStatus
+from formicary.model.states import LIVE_SESSION_STATES
 from formicary.tui.glyphs import GLYPHS, state_variable
 from formicary.tui.state import SessionView
 from rich.text import Text
@@ -64,7 +65,7 @@ class StatusHeader(Widget):
     def show(self, view: SessionView | None) -> None:
         """Describe ``view`` (None: no session selected)."""
         self._view = view
-        running = view is not None and view.status in ("running", "paused")
+        running = view is not None and view.status in LIVE_SESSION_STATES
         if running and self._ticker is None:
             self._ticker = self.set_interval(1.0, self.refresh)
         elif not running and self._ticker is not None:

@@ -32,7 +32,11 @@ class Child:
     """
 
     def __init__(
-        self, argv: Sequence[str], cwd: str, env: Mapping[str, str] | None, output: Output
+        self,
+        argv: Sequence[str],
+        cwd: str | os.PathLike[str],
+        env: Mapping[str, str] | None,
+        output: Output,
     ) -> None:
         self._output = output
         self._loop = asyncio.get_running_loop()
@@ -104,7 +108,7 @@ class Child:
 
 
 def start_child(
-    argv: Sequence[str], cwd: str, env: Mapping[str, str] | None, output: Output
+    argv: Sequence[str], cwd: str | os.PathLike[str], env: Mapping[str, str] | None, output: Output
 ) -> Child:
     """Start ``argv`` in ``cwd`` with ``env`` (None: this process's environment), handing
     every chunk of its output to ``output`` (on the running loop).

@@ -42,14 +42,14 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Literal, Protocol, cast
 from urllib.parse import urlsplit
 
 import dask
-from distributed import Client, Future, KilledWorker, LocalCluster
+from distributed import Client, KilledWorker, LocalCluster
 from formicary.run.executors import ExitStatus, Job, OutputSink, StartSink
 from formicary.run.executors.dask_worker import end_orphans, run_attempt, stop_attempt
 from formicary.run.executors.local import _despite_cancel, _LazyLog
@@ -76,6 +76,97 @@ def loopback_cluster_options() -> dict[str, Any]:
     }
 
 
+# -- what this executor calls on distributed, typed ------------------------------------------
+# distributed leaves most of these calls unannotated, and annotates the rest for its
+# synchronous and asynchronous modes at once. The Protocols say what they are for the
+# asynchronous client used here; the objects are cast to them where they are made.
+
+_Topic = Callable[[tuple[float, Any]], None]
+"""A topic's handler: gets ``(time, message)`` for each event logged on the topic."""
+
+
+class _AsyncFuture(Protocol):
+    """An attempt's ``distributed.Future``."""
+
+    @property
+    def status(self) -> str:
+        """``pending``, ``finished``, ``error``, ``cancelled`` or ``lost``."""
+
+    def exception(self) -> Awaitable[BaseException | None]:
+        """Wait for the task to end; the exception it raised, if any."""
+
+    def release(self) -> None:
+        """Let the scheduler forget the task."""
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        """The task's result."""
+
+
+class _SchedulerRpc(Protocol):
+    """The scheduler's RPC handlers this executor calls."""
+
+    async def identity(self, *, n_workers: int) -> dict[str, Any]:
+        """The scheduler's description of itself and its workers."""
+
+
+class _AsyncClient(Protocol):
+    """An asynchronous ``distributed.Client``."""
+
+    @property
+    def scheduler(self) -> _SchedulerRpc:
+        """The scheduler's RPC (set once the client is connected)."""
+
+    def submit(
+        self,
+        func: Callable[..., Any],
+        /,
+        *args: Any,
+        key: str,
+        pure: bool,
+        retries: int,
+        priority: int,
+        resources: dict[str, int] | None,
+    ) -> _AsyncFuture:
+        """Submit one task."""
+
+    def run(
+        self,
+        function: Callable[..., Any],
+        /,
+        *args: Any,
+        workers: list[str] | None = None,
+        on_error: Literal["raise", "return", "ignore"] = "raise",
+    ) -> Awaitable[dict[str, Any]]:
+        """Run ``function`` on workers outside the task graph; the answer of each."""
+
+    def cancel(self, futures: list[_AsyncFuture]) -> Awaitable[None]:
+        """Cancel tasks."""
+
+    def subscribe_topic(self, topic: str, handler: _Topic) -> None:
+        """Call ``handler`` for every event logged on ``topic``."""
+
+    def unsubscribe_topic(self, topic: str) -> None:
+        """Stop calling the topic's handler."""
+
+    def close(self) -> Awaitable[None]:
+        """Disconnect."""
+
+
+class _AsyncCluster(Protocol):
+    """An asynchronous ``distributed.LocalCluster``."""
+
+    @property
+    def scheduler_address(self) -> str:
+        """Where its scheduler listens."""
+
+    def close(self) -> Awaitable[None]:
+        """Stop its workers and its scheduler."""
+
+
+_new_client = cast("Callable[..., Awaitable[_AsyncClient]]", Client)
+_new_cluster = cast("Callable[..., Awaitable[_AsyncCluster]]", LocalCluster)
+
+
 @dataclass(slots=True)
 class _Remote:
     """The engine's side of one attempt running on the cluster."""
@@ -85,7 +176,7 @@ class _Remote:
     on_start: StartSink
     output: OutputSink
     log: _LazyLog
-    future: Future[Any] | None = None
+    future: _AsyncFuture | None = None
     worker: str | None = None
     pid: int | None = None
     interruptible: bool = True
@@ -132,9 +223,9 @@ class DaskExecutor:
         self._cluster_options = dict(cluster_options or {})
         self._token = secrets.token_hex(4)
         self._topic = f"formicary-{self._token}"
-        self._connecting: asyncio.Future[Client] | None = None
-        self._client: Client | None = None
-        self._cluster: LocalCluster | None = None
+        self._connecting: asyncio.Future[_AsyncClient] | None = None
+        self._client: _AsyncClient | None = None
+        self._cluster: _AsyncCluster | None = None
         self._declared: dict[str, float] = {}
         self._remotes: dict[str, _Remote] = {}
         self._chores: set[asyncio.Future[Any]] = set()
@@ -152,11 +243,14 @@ class DaskExecutor:
         Raises:
             OSError: The scheduler cannot be reached.
         """
+        return cast(Client, await self._connected())
+
+    async def _connected(self) -> _AsyncClient:
         if self._connecting is None:
             self._connecting = asyncio.ensure_future(self._connect())
         return await asyncio.shield(self._connecting)
 
-    async def _connect(self) -> Client:
+    async def _connect(self) -> _AsyncClient:
         address = self.address
         if not log.isEnabledFor(logging.INFO):
             # Dask's own INFO lines (workers joining, comms closing) are noise to a user of
@@ -166,9 +260,9 @@ class DaskExecutor:
             options = {**loopback_cluster_options(), **self._cluster_options}
             # formicary retries lost attempts by its own policy; Dask must not rerun them.
             with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-                self._cluster = await LocalCluster(asynchronous=True, **options)
+                self._cluster = await _new_cluster(asynchronous=True, **options)
             address = self._cluster.scheduler_address
-        client: Client = await Client(
+        client = await _new_client(
             address, asynchronous=True, set_as_default=False, timeout=CONNECT_TIMEOUT
         )
         client.subscribe_topic(self._topic, self._on_event)
@@ -205,7 +299,7 @@ class DaskExecutor:
     @property
     def client(self) -> Client | None:
         """The connected client (None before the first attempt or :meth:`connect`)."""
-        return self._client
+        return cast("Client | None", self._client)
 
     # -- attempts ------------------------------------------------------------------------
 
@@ -227,7 +321,7 @@ class DaskExecutor:
         return asyncio.get_running_loop().create_task(self._run(job, on_start, output))
 
     async def _run(self, job: Job, on_start: StartSink, output: OutputSink) -> ExitStatus:
-        client = self._client or await self.connect()
+        client = self._client or await self._connected()
         key = self.key(job)
         remote = _Remote(key, job, on_start, output, _LazyLog(job.log_path))
         self._remotes[key] = remote
@@ -295,7 +389,8 @@ class DaskExecutor:
             if isinstance(error, KilledWorker):
                 remote.lost = f"lost: its worker died ({error})"
                 return await self._lost(remote)
-            raise error
+            if error is not None:
+                raise error
         raise RuntimeError(f"Dask dropped attempt {remote.key} ({future.status})")
 
     async def _stop(self, remote: _Remote) -> None:
@@ -333,21 +428,21 @@ class DaskExecutor:
             await client.run(stop_attempt, remote.key, on_error="return")
             await client.cancel([remote.future])
             if remote.pid is not None and remote.worker is not None:
-                await self._end_orphans(client, remote)
+                await self._end_orphans(client, remote, remote.worker)
         except (OSError, RuntimeError) as error:  # the scheduler went away meanwhile
             log.warning("could not clean up after %s: %s", remote.key, error)
             remote.note(f"could not reach the cluster to clean up: {error}")
         return ExitStatus(-1, reason, worker=remote.worker, lost=True)
 
-    async def _end_orphans(self, client: Client, remote: _Remote) -> None:
-        host = urlsplit(remote.worker).hostname
+    async def _end_orphans(self, client: _AsyncClient, remote: _Remote, worker: str) -> None:
+        host = urlsplit(worker).hostname
         deadline = time.monotonic() + _REJOIN_DEADLINE
         while True:
             identity = await client.scheduler.identity(n_workers=-1)
             neighbours = [
                 address
                 for address in identity.get("workers", {})
-                if address != remote.worker and urlsplit(address).hostname == host
+                if address != worker and urlsplit(address).hostname == host
             ]
             if neighbours or time.monotonic() > deadline:
                 break
@@ -421,7 +516,7 @@ class DaskExecutor:
         if self._client is not None:
             await self._client.run(stop_attempt, key, workers=[worker], on_error="return")
 
-    def _chore(self, work: Any) -> None:
+    def _chore(self, work: Awaitable[Any]) -> None:
         chore = asyncio.ensure_future(work)
         self._chores.add(chore)
         chore.add_done_callback(self._chores.discard)

@@ -31,6 +31,7 @@ import signal
 import threading
 import traceback
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,9 @@ from formicary.run.processes import terminate_group
 CHUNK = 32 * 1024
 """Largest output message: the scheduler keeps a topic's last 1,000 events in memory."""
 _TOMBSTONES = 10_000
+
+_Emit = Callable[[dict[str, Any]], None]
+"""Sends one event on the executor's topic."""
 
 _threads = ThreadPoolExecutor(
     max_workers=min(32, (os.cpu_count() or 1) + 4), thread_name_prefix="formicary-call"
@@ -164,7 +168,7 @@ def _members_of(pgid: int, expected: dict[str, str]) -> list[int]:
 
 
 async def _run_shell(
-    spec: dict[str, Any], running: _Running, emit: Any, address: str
+    spec: dict[str, Any], running: _Running, emit: _Emit, address: str
 ) -> tuple[int, str, Any]:
     environment = {**os.environ, **spec["env"]}
     try:
@@ -202,7 +206,7 @@ async def _run_shell(
 
 
 async def _run_python(
-    spec: dict[str, Any], running: _Running, emit: Any, address: str
+    spec: dict[str, Any], running: _Running, emit: _Emit, address: str
 ) -> tuple[int, str, Any]:
     sink = _EventOutput(emit, asyncio.get_running_loop())
     try:
@@ -242,7 +246,7 @@ async def _run_python(
 class _EventOutput:
     """What a callable prints, sent as output events (from any thread) and kept in order."""
 
-    def __init__(self, emit: Any, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, emit: _Emit, loop: asyncio.AbstractEventLoop) -> None:
         self._emit = emit
         self._loop = loop
         self._lock = threading.Lock()
@@ -272,5 +276,6 @@ def _packable(value: Any) -> bool:
     travel as the Dask result, pickled."""
     kind = type(value)
     if kind is int:
-        return -(2**63) <= value < 2**64
+        number: int = value
+        return -(2**63) <= number < 2**64
     return kind in (str, bool, float, bytes)

@@ -22,12 +22,21 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from formicary.run.executors import ExitStatus, Job, OutputSink
 from formicary.run.private_files import private_dir, private_opener
 
-_current_sink: contextvars.ContextVar[_AttemptOutput | None] = contextvars.ContextVar(
+
+class _TextSink(Protocol):
+    """Where the text printed inside an attempt goes (an :class:`_AttemptOutput` here, the
+    Dask worker's output events there)."""
+
+    def write(self, text: str) -> None:
+        """Take a piece of printed text."""
+
+
+_current_sink: contextvars.ContextVar[_TextSink | None] = contextvars.ContextVar(
     "formicary_attempt_output", default=None
 )
 
@@ -111,8 +120,8 @@ class _StreamRouting:
         with self._lock:
             if self._users == 0:
                 self._saved = (sys.stdout, sys.stderr)
-                sys.stdout = _RoutingStream(sys.stdout)  # type: ignore[assignment]
-                sys.stderr = _RoutingStream(sys.stderr)  # type: ignore[assignment]
+                sys.stdout = _RoutingStream(sys.stdout)
+                sys.stderr = _RoutingStream(sys.stderr)
             self._users += 1
 
     def __exit__(self, *_: object) -> None:
@@ -160,10 +169,10 @@ def resolve_callable(root: Path, target: str) -> Callable[..., Any]:
             file = getattr(module, "__file__", None)
             if file:
                 _import_mtimes[module_name] = os.stat(file).st_mtime
-    function = getattr(module, function_name)
+    function: object = getattr(module, function_name)
     if not callable(function):
         raise TypeError(f"{target} is not callable")
-    return function  # type: ignore[no-any-return]
+    return function
 
 
 def _is_under(module: Any, root: str) -> bool:
