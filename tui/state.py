@@ -21,7 +21,12 @@ from typing import Any
 
 from formicary.model.durations import active_span
 from formicary.model.specs import WorkflowSpec
-from formicary.model.states import FINAL_SESSION_STATES, SessionStatus, TaskStatus
+from formicary.model.states import (
+    BLOCKABLE_TASK_STATES,
+    FINAL_SESSION_STATES,
+    SessionStatus,
+    TaskStatus,
+)
 from formicary.run.event_data import ends_attempt
 from formicary.run.events import Event, EventKind
 from formicary.store.fold import fold_latest, fold_task
@@ -328,11 +333,7 @@ class SessionView:
         """The tasks a cancel of ``task`` changes: itself, then every unfinished task below it
         (they become blocked), in definition order."""
         below = self.workflow.dag.downstream(task)
-        unfinished = {
-            name
-            for name in below
-            if self.tasks[name].state in (TaskStatus.PENDING, TaskStatus.READY, TaskStatus.PAUSED)
-        }
+        unfinished = {name for name in below if self.tasks[name].state in BLOCKABLE_TASK_STATES}
         return [task, *self.workflow.dag.sorted(unfinished)]
 
 

@@ -64,6 +64,10 @@ UNCANCELLABLE_TASK_STATES = FINAL_TASK_STATES - {TaskStatus.BLOCKED}
 """States a cancel does not apply to: every final one but ``blocked`` (a task that never ran
 may still be cancelled)."""
 
+BLOCKABLE_TASK_STATES = frozenset({TaskStatus.PENDING, TaskStatus.READY, TaskStatus.PAUSED})
+"""States of a task that has not started and becomes ``blocked`` when a task it depends on
+fails or is cancelled."""
+
 WAITING_TASK_STATES = frozenset(
     {TaskStatus.PENDING, TaskStatus.READY, TaskStatus.PAUSED, TaskStatus.RETRYING}
 )

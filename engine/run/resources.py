@@ -14,7 +14,6 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import psutil
 from formicary.model.records import Resource, ResourceType, ResourceUsage
@@ -187,25 +186,3 @@ class UsageMonitor:
             system_cpu_percent=psutil.cpu_percent(None),
             system_memory_percent=psutil.virtual_memory().percent,
         )
-
-
-def sample_data(
-    samples: Mapping[tuple[str, int], TreeSample], totals: ResourceUsage
-) -> dict[str, Any]:
-    """A resource sample as an event's data: per attempt (``"task.attempt"``) and in total."""
-    return {
-        "tasks": {
-            f"{name}.{number}": {
-                "cpu": round(sample.cpu_percent, 1),
-                "rss": sample.rss_bytes,
-                "processes": sample.processes,
-            }
-            for (name, number), sample in samples.items()
-        },
-        "cpu": round(totals.cpu_percent or 0.0, 1),
-        "rss": totals.rss_bytes,
-        "system_cpu": totals.system_cpu_percent,
-        "system_memory": totals.system_memory_percent,
-        "booked": totals.booked,
-        "capacity": totals.capacity,
-    }

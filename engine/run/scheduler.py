@@ -27,6 +27,7 @@ from formicary.errors import TransitionError, UnknownTaskError
 from formicary.model.records import AttemptOutcome, SessionStatus, TaskResult, TaskStatus
 from formicary.model.specs import ProjectSpec, WorkflowSpec
 from formicary.model.states import (
+    BLOCKABLE_TASK_STATES,
     BROKEN_TASK_STATES,
     FINAL_TASK_STATES,
     FINE_TASK_STATES,
@@ -523,7 +524,7 @@ class Scheduler:
         reason = f"upstream task {run.spec.name} {run.state.value}"
         for name in self._dag.sorted(self._dag.downstream(run.spec.name)):
             dependent = self._runs[name]
-            if dependent.state in (S.PENDING, S.READY, S.PAUSED):
+            if dependent.state in BLOCKABLE_TASK_STATES:
                 self._set_state(dependent, S.BLOCKED, reason)
 
     def _reevaluate_downstream(self, names: Iterable[str]) -> None:

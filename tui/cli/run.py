@@ -25,6 +25,7 @@ from formicary.model.definitions import display_path
 from formicary.model.params import parse_overrides
 from formicary.model.records import SessionStatus, TaskStatus
 from formicary.model.targets import resolve_target
+from formicary.run.event_data import as_task_state, starts_attempt
 from formicary.run.events import Event, EventKind, Subscription
 from formicary.run.executors import Executor
 from formicary.tui.glyphs import STYLES, glyph
@@ -175,9 +176,10 @@ class _Reporter:
     def event(self, event: Event) -> None:
         if event.kind is not EventKind.TASK_STATE or event.task is None:
             return
-        state = TaskStatus(event.data["state"])
+        data = as_task_state(event.data)
+        state = TaskStatus(data["state"])
         if state is TaskStatus.RUNNING:
-            if "log" in event.data:  # the attempt really started
+            if starts_attempt(data):  # the attempt really started
                 self.running[event.task] = (event.attempt or 1, time.monotonic())
                 if not self.console.is_terminal:
                     self._line(TaskStatus.RUNNING, event.task, f"attempt {event.attempt}")
@@ -185,7 +187,7 @@ class _Reporter:
         began = self.running.pop(event.task, None)
         if state not in _REPORTED:
             return
-        detail = event.data.get("reason", "")
+        detail = data.get("reason", "")
         if state is TaskStatus.COMPLETED and began is not None:
             detail = f"in {time.monotonic() - began[1]:.1f}s"
             if began[0] > 1:
