@@ -149,30 +149,32 @@ def build(folder: Path, layers: int, target_events: int) -> Template:
             f"the engine ended (exit {engine.returncode}) before the kill, at {seen} events. "
             f"stderr: {errors[-500:]}"
         )
-    wal = path.with_name(path.name + "-wal")
-    # Read the figures from a copy, so the template stays as the kill left it.
-    probe = folder / "probe"
-    probe.mkdir()
-    shutil.copy2(path, probe / path.name)
-    if wal.exists():
-        shutil.copy2(wal, probe / wal.name)
-    db = sqlite3.connect(probe / path.name)
     try:
-        info: dict[str, Any] = {
-            "events": db.execute("SELECT MAX(last_seq) FROM events").fetchone()[0],
-            "tasks": db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0],
-            "task_states": dict(
-                db.execute("SELECT state, COUNT(*) FROM tasks GROUP BY state ORDER BY 2 DESC")
-            ),
-            "attempts": db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0],
-            "unfinished_attempts": db.execute(
-                "SELECT COUNT(*) FROM attempts WHERE outcome IS NULL"
-            ).fetchone()[0],
-        }
+        wal = path.with_name(path.name + "-wal")
+        # Read the figures from a copy, so the template stays as the kill left it.
+        probe = folder / "probe"
+        probe.mkdir()
+        shutil.copy2(path, probe / path.name)
+        if wal.exists():
+            shutil.copy2(wal, probe / wal.name)
+        db = sqlite3.connect(probe / path.name)
+        try:
+            info: dict[str, Any] = {
+                "events": db.execute("SELECT MAX(last_seq) FROM events").fetchone()[0],
+                "tasks": db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0],
+                "task_states": dict(
+                    db.execute("SELECT state, COUNT(*) FROM tasks GROUP BY state ORDER BY 2 DESC")
+                ),
+                "attempts": db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0],
+                "unfinished_attempts": db.execute(
+                    "SELECT COUNT(*) FROM attempts WHERE outcome IS NULL"
+                ).fetchone()[0],
+            }
+        finally:
+            db.close()
+        shutil.rmtree(probe)
     finally:
-        db.close()
-    shutil.rmtree(probe)
-    _end_gates(workspace)
+        _end_gates(workspace)  # whatever happened reading the figures
     info["db_mb"] = round(path.stat().st_size / 1e6, 1)
     info["wal_mb"] = round(wal.stat().st_size / 1e6, 1) if wal.exists() else 0.0
     info["build_s"] = round(built_s, 1)
