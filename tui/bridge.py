@@ -559,7 +559,10 @@ class EngineBridge:
                 if changes:
                     self._post(SessionUpdated(view.session_id, changes))
                 await asyncio.sleep(FRAME)
-                continue
+                if view.status != SessionStatus.ORPHANED:
+                    continue
+                # Events again from a session shown as orphaned: its engine is back (the
+                # tail may never come up empty while it samples every second), so look.
             record = await self.read(self.store.session, view.session_id)
             shown = record.shown_status
             if shown != view.status and shown == SessionStatus.ORPHANED:
