@@ -3,9 +3,12 @@ the behaviour; this stays thin."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import signal
 from pathlib import Path
 
+from formicary.run.signals import ENDING_SIGNALS, signal_exit_code, signal_reason
 from formicary.tui.bridge import (
     DefinitionDrift,
     DefinitionsChanged,
@@ -59,6 +62,8 @@ class FormicaryApp(App[int]):
         """Toasts and the bell for failures and ends (switchable, remembered)."""
         self.crash_log: Path | None = None
         """Where the traceback went, once the app crashed."""
+        self.ended_by: signal.Signals | None = None
+        """The signal (SIGINT, SIGTERM, SIGHUP) that ended the app, if one did."""
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         """Every task state's colour is a theme variable (``$state-running``...)."""
@@ -70,6 +75,19 @@ class FormicaryApp(App[int]):
         self._themes_installed = True
         self.bridge = EngineBridge(self.workspace, self.post_message)
         self.push_screen(MainScreen(self.bridge))
+        loop = asyncio.get_running_loop()
+        for signum in ENDING_SIGNALS:
+            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+                loop.add_signal_handler(signum, self._end_by_signal, signum)
+
+    def _end_by_signal(self, signum: signal.Signals) -> None:
+        """SIGINT, SIGTERM or SIGHUP: quit without asking, exiting 128+N; quitting cancels
+        this dashboard's sessions with the signal named in the reason (:meth:`on_unmount`).
+        Without this the default action of SIGTERM and SIGHUP killed the process at once and
+        left every task process running."""
+        if self.ended_by is None:
+            self.ended_by = signum
+            self.exit(signal_exit_code(signum), return_code=signal_exit_code(signum))
 
     def watch_theme(self, name: str) -> None:
         """Save the chosen theme (``t``, the palette's theme picker) for the next start."""
@@ -177,6 +195,16 @@ class FormicaryApp(App[int]):
             self._exit_renderables.clear()
 
     async def on_unmount(self) -> None:
+        """Cancel the sessions this dashboard runs, recording why: a signal, a crash, a quit."""
+        loop = asyncio.get_running_loop()
+        for signum in ENDING_SIGNALS:
+            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+                loop.remove_signal_handler(signum)
         if self.bridge is not None:
-            crashed = self.crash_log is not None or self.return_code not in (None, 0)
-            await self.bridge.close(CRASH_REASON if crashed else QUIT_REASON)
+            if self.ended_by is not None:
+                reason = signal_reason("formicary dash", self.ended_by)
+            elif self.crash_log is not None or self.return_code not in (None, 0):
+                reason = CRASH_REASON
+            else:
+                reason = QUIT_REASON
+            await self.bridge.close(reason)

@@ -25,6 +25,7 @@ from formicary.model import host_env
 from formicary.model.dag import Dag
 from formicary.model.limits import (
     MAX_BACKOFF,
+    MAX_NAME,
     MAX_NESTING,
     MAX_PARALLEL,
     MAX_POOL,
@@ -52,8 +53,15 @@ else:
     except ImportError:  # pragma: no cover - tomli is a declared dependency
         import tomllib as toml_reader
 
-PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
+PROJECT_NAME = re.compile(rf"[a-z0-9][a-z0-9_-]{{0,{MAX_NAME - 1}}}\Z")
+"""A project's name (at most ``MAX_NAME`` characters: ``formicary new`` makes it a folder)."""
 ITEM_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
+ITEM_NAME_RULE = (
+    f"use at most {MAX_NAME} characters: ASCII letters, digits, '_', '-' and '.', "
+    "starting with a letter, digit or '_'"
+)
+"""Workflow and task names (a task's is part of its log file's name, so it must be a name
+every file system takes)."""
 POOL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 CALL_TARGET = re.compile(
     r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*\Z"
@@ -189,6 +197,18 @@ def issue_at(file: Path, path: KeyPath, message: str) -> DefinitionIssue:
 
 def _dotted(path: KeyPath) -> str:
     return ".".join(part if ITEM_NAME.match(part) else f'"{part}"' for part in path)
+
+
+def _valid_item_name(name: str) -> bool:
+    """Whether ``name`` may name a workflow or a task (see :data:`ITEM_NAME_RULE`)."""
+    return len(name) <= MAX_NAME and ITEM_NAME.match(name) is not None
+
+
+def _quoted_name(name: str) -> str:
+    """``name`` quoted for a message, a long one shortened to its start and its length."""
+    if len(name) <= 60:
+        return repr(name)
+    return f"{name[:40]!r}… ({len(name)} characters)"
 
 
 def _did_you_mean(name: str, known: list[str]) -> str:
@@ -339,8 +359,8 @@ class _Checker:
         if name is not None and not PROJECT_NAME.match(name):
             self.error(
                 ("project", "name"),
-                f"{name!r} is not a valid name: use lowercase letters, digits, '-' and '_', "
-                "starting with a letter or digit",
+                f"{_quoted_name(name)} is not a valid name: use at most {MAX_NAME} characters: "
+                "lowercase letters, digits, '-' and '_', starting with a letter or digit",
             )
             return None
         return name
@@ -405,8 +425,10 @@ class _Checker:
         result: dict[str, WorkflowSpec] = {}
         for name, body in self.table(raw, ("workflows",), None).items():
             path = ("workflows", name)
-            if not ITEM_NAME.match(name):
-                self.error(path, f"{name!r} is not a valid workflow name")
+            if not _valid_item_name(name):
+                self.error(
+                    path, f"{_quoted_name(name)} is not a valid workflow name: {ITEM_NAME_RULE}"
+                )
                 continue
             workflow = self.workflow(name, body, path, pools, defaults)
             if workflow is not None:
@@ -481,8 +503,8 @@ class _Checker:
         defaults: Defaults,
         params: Mapping[str, Any],
     ) -> TaskSpec | None:
-        if not ITEM_NAME.match(name):
-            self.error(path, f"{name!r} is not a valid task name")
+        if not _valid_item_name(name):
+            self.error(path, f"{_quoted_name(name)} is not a valid task name: {ITEM_NAME_RULE}")
             return None
         table = self.table(raw, path, TASK_KEYS)
         run = table.get("run")

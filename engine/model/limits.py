@@ -30,6 +30,11 @@ MAX_NESTING = 100
 """Tables and arrays nested in a definition file, counted from the top of the document:
 deeper ones would exhaust the stack of whatever walks them (printing, JSON, comparing)."""
 
+MAX_NAME = 100
+"""Project, workflow and task names, in characters. A task's name is part of its log file's
+name (``<task>.<attempt>.log``); with the alphabet of names (ASCII letters, digits, ``_``,
+``-``, ``.``) 100 stays far below the 255 bytes every file system allows for one name."""
+
 MAX_COUNT = 1_000_000_000
 """Counts on the command line: ``sessions --limit``, ``logs --attempt``, ``prune --keep``."""
 

@@ -265,7 +265,7 @@ STATUS = Command(
 
 
 def _logs_arguments(parser: argparse.ArgumentParser) -> None:
-    """``logs``' arguments: the session, a task, which attempt, and following."""
+    """``logs``' arguments: the session, a task, which attempt, its last lines, following."""
     _session(parser)
     parser.add_argument("task", metavar="TASK", nargs="?")
     parser.add_argument(
@@ -277,6 +277,15 @@ def _logs_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"attempt number, 1 to {MAX_COUNT} (default: the latest)",
     )
+    parser.add_argument(
+        "-n",
+        "--tail",
+        action=BoundedInt,
+        low=0,
+        high=MAX_COUNT,
+        metavar="N",
+        help=f"only the last N lines, 0 to {MAX_COUNT} (read from the end of the file)",
+    )
     parser.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
 
 
@@ -284,7 +293,8 @@ LOGS = Command(
     name="logs",
     help="print a task's output, or list a session's logs",
     description="Print the log of TASK in SESSION "
-    "(its latest attempt unless --attempt); -f follows it while it runs. Without TASK, "
+    "(its latest attempt unless --attempt; only its last N lines with --tail N); -f follows "
+    "it while it runs. Without TASK, "
     "list every task's attempts: state, exit code, log file and its size.",
     handler="formicary.cli.sessions:show_logs",
     arguments=_logs_arguments,

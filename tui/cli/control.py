@@ -76,7 +76,13 @@ def control(args: argparse.Namespace) -> int:
             await outcome.handle.close()
             outcome.unwrap()
         live = console.is_terminal and not plain
-        return await follow(outcome.handle, console, live, subscription=reports[0])
+        return await follow(
+            outcome.handle,
+            console,
+            live,
+            subscription=reports[0],
+            front_end=f"formicary {args.command}",
+        )
 
     return asyncio.run(apply())
 
@@ -102,7 +108,8 @@ def resume_session(args: argparse.Namespace) -> int:
     async def adopt_and_follow() -> int:
         handle = adopt(workspace, record, store)
         console.print(f"adopting session {record.id} (its engine, pid {record.owner_pid}, stopped)")
-        return await follow(handle, console, console.is_terminal and not args.plain)
+        live = console.is_terminal and not args.plain
+        return await follow(handle, console, live, front_end="formicary resume")
 
     return asyncio.run(adopt_and_follow())
 

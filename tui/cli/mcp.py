@@ -9,7 +9,7 @@ from formicary.errors import UsageError
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve until the client disconnects."""
+    """Serve until the client disconnects (0) or a signal N ends the server (128+N)."""
     workspace = Path(args.path or args.workspace or ".")
     if not workspace.is_dir():
         raise UsageError(f"{workspace}: workspace folder does not exist")
@@ -20,5 +20,4 @@ def run(args: argparse.Namespace) -> int:
             f"formicary mcp needs the MCP SDK ({error.name} is missing): "
             "pip install 'formicary[mcp]'"
         ) from None
-    serve(workspace)
-    return 0
+    return serve(workspace)

@@ -1,8 +1,8 @@
 """``formicary run PROJECT[:WORKFLOW]``: run a workflow headless.
 
 On a terminal it shows a Rich live view (counts, running tasks, elapsed time) with a line per
-finished task above it; otherwise it prints plain lines. Ctrl-C cancels the session, waits
-until every process of it has ended, and exits 130.
+finished task above it; otherwise it prints plain lines. Ctrl-C (SIGINT), SIGTERM or SIGHUP
+cancels the session, waits until every process of it has ended, and exits 128+N.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from pathlib import Path
 from formicary.api.control import SessionHandle
 from formicary.api.event_source import EventSource
 from formicary.api.runtime import executors_for, start_session
-from formicary.cli.commands import EXIT_INTERRUPTED
 from formicary.cli.output import make_console
 from formicary.errors import UsageError
 from formicary.model.definitions import display_path
@@ -28,6 +27,7 @@ from formicary.model.targets import resolve_target
 from formicary.run.event_data import as_task_state, starts_attempt
 from formicary.run.events import Event, EventKind, Subscription
 from formicary.run.executors import Executor
+from formicary.run.signals import ENDING_SIGNALS, signal_exit_code, signal_reason
 from formicary.tui.glyphs import STYLES, glyph
 from rich.console import Console, Group
 from rich.live import Live
@@ -97,30 +97,37 @@ async def follow(
     live: bool,
     before: Callable[[], None] | None = None,
     subscription: EventSource | None = None,
+    front_end: str = "formicary run",
 ) -> int:
-    """Report a session of this process until it finishes; Ctrl-C cancels it.
+    """Report a session of this process until it finishes; SIGINT (Ctrl-C), SIGTERM or
+    SIGHUP cancels it, ending every process of it, with ``cancelled: <front_end> got
+    <SIGNAL>`` recorded on each task cancelled.
 
     ``before`` runs once the report is set up, so its effects are reported too; a
     ``subscription`` made earlier (by :func:`report_subscription`, before a control call
     that adopted the session) is reported from instead of a new one.
 
     Returns:
-        0 when every task completed, 1 when something failed, 130 when interrupted.
+        0 when every task completed, 1 when something failed, 128+N after signal N (130 for
+        SIGINT, 143 for SIGTERM, 129 for SIGHUP).
     """
     if subscription is None:
         subscription = report_subscription(handle)
-    interrupted = False
+    received: list[signal.Signals] = []
+    pump: asyncio.Future[None] | None = None
 
-    def interrupt() -> None:
-        nonlocal interrupted
-        if not interrupted:
-            interrupted = True
-            console.print("[yellow]interrupted: cancelling the session…[/]")
-        handle.cancel()
+    def interrupt(signum: signal.Signals) -> None:
+        # Stop reporting; the ``finally`` below closes the session with the signal's reason
+        # (ending every process of it) before the exit code says which signal it was.
+        if not received:
+            received.append(signum)
+            console.print(f"[yellow]interrupted: cancelling the session… ({signum.name})[/]")
+        if pump is not None:
+            pump.cancel()
 
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGINT, interrupt)
-    loop.add_signal_handler(signal.SIGTERM, interrupt)
+    for signum in ENDING_SIGNALS:
+        loop.add_signal_handler(signum, interrupt, signum)
     started = time.monotonic()
     total = len(handle.tasks())
     console.print(
@@ -130,19 +137,31 @@ async def follow(
     try:
         if before is not None:
             before()
+        pump = asyncio.ensure_future(_pump_events(handle, subscription, report))
+        if received:
+            pump.cancel()  # a signal came while the report was set up
+        # Waited for, not awaited: a signal cancels the pump, not this coroutine.
         if live:
             with Live(report, console=console, refresh_per_second=4):
-                await _pump_events(handle, subscription, report)
+                await asyncio.wait({pump})
         else:
-            await _pump_events(handle, subscription, report)
+            await asyncio.wait({pump})
+        if not pump.cancelled():
+            pump.result()  # an error of the report is raised here
     finally:
+        if pump is not None:
+            pump.cancel()  # (done already, unless this coroutine itself was cancelled)
+        reason = signal_reason(front_end, received[0]) if received else "session cancelled"
+        await handle.close(reason)
+        for event in subscription.drain():
+            report.event(event)
+        report.flush()
         subscription.close()
-        await handle.close()
-        loop.remove_signal_handler(signal.SIGINT)
-        loop.remove_signal_handler(signal.SIGTERM)
+        for signum in ENDING_SIGNALS:
+            loop.remove_signal_handler(signum)
     report.summary()
-    if interrupted:
-        return EXIT_INTERRUPTED
+    if received:
+        return signal_exit_code(received[0])
     return 0 if handle.status is SessionStatus.COMPLETED else 1
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import os
 import sys
@@ -154,12 +155,23 @@ def _known_until(record: SessionRecord) -> float:
 
 
 def show_logs(args: argparse.Namespace) -> int:
-    """Print (and with -f, follow) one attempt's log; without a task, list every log."""
+    """Print (and with -f, follow) one attempt's log, or with --tail N its last N lines;
+    without a task, list every log. The file is read in blocks, so a log of any size is
+    printed in bounded memory (reading it whole took 3 GB for a 1 GB log)."""
     store = open_store(args)
     record = store.session(args.session)
     if args.task is None:
-        if args.attempt is not None or args.follow:
-            option = "--attempt" if args.attempt is not None else "--follow"
+        given = [
+            option
+            for option, value in (
+                ("--attempt", args.attempt),
+                ("--follow", args.follow or None),
+                ("--tail", args.tail),
+            )
+            if value is not None
+        ]
+        if given:
+            option = given[0]
             raise UsageError(f"{option}: needs a TASK (formicary logs SESSION TASK {option})")
         return _list_logs(store, record)
     store.require_task(record.id, args.task)
@@ -174,11 +186,13 @@ def show_logs(args: argparse.Namespace) -> int:
             numbers = ", ".join(str(a.number) for a in attempts)
             raise UsageError(f"--attempt {args.attempt}: task {args.task} has attempts {numbers}")
         chosen = matching[0]
-    path = Path(chosen.log_path or "")
-    offset = _print_from(path, 0)
+    printer = _LogPrinter(Path(chosen.log_path or ""))
+    start = 0 if args.tail is None else _tail_start(printer.path, args.tail)
+    offset = printer.print_from(start)
     if args.follow:
-        _follow(store, record.id, args.task, chosen.number, path, offset)
-    elif offset == 0:
+        _follow(store, record.id, args.task, chosen.number, printer, offset)
+    printer.finish()
+    if not args.follow and offset == 0:
         print(f"(attempt {chosen.number} of {args.task} printed nothing)", file=sys.stderr)
     return 0
 
@@ -227,27 +241,81 @@ def _size(path: str | None) -> str:
         return "-"
 
 
-def _print_from(path: Path, offset: int) -> int:
+_BLOCK = 1024 * 1024
+"""Bytes read (and written) at a time: a log of any size is printed in bounded memory."""
+
+
+class _LogPrinter:
+    """Prints a log file from an offset to its current end, block by block.
+
+    One UTF-8 decoder serves every call, so a character split between two blocks (or two
+    polls of ``-f``) is printed whole, not as two replacement characters.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def print_from(self, offset: int) -> int:
+        """Print from byte ``offset`` to the end; the offset printing stopped at."""
+        try:
+            with open(self.path, "rb") as log:
+                log.seek(offset)
+                while block := log.read(_BLOCK):
+                    sys.stdout.write(self._decoder.decode(block))
+                    offset += len(block)
+        except (FileNotFoundError, IsADirectoryError):
+            return offset
+        sys.stdout.flush()
+        return offset
+
+    def finish(self) -> None:
+        """Print what an unfinished character at the very end left (as a replacement)."""
+        sys.stdout.write(self._decoder.decode(b"", final=True))
+        sys.stdout.flush()
+
+
+def _tail_start(path: Path, lines: int) -> int:
+    """The byte offset where the last ``lines`` lines of the file at ``path`` begin (0 when
+    it has fewer, or none at all), found by reading blocks backwards from its end: the time
+    and memory depend on the lines wanted, not on the file's size."""
     try:
         with open(path, "rb") as log:
-            log.seek(offset)
-            data = log.read()
+            end = log.seek(0, os.SEEK_END)
+            if lines == 0:
+                return end
+            position = end
+            last = True  # a newline ending the file ends its last line, it starts none
+            while position > 0:
+                size = min(_BLOCK, position)
+                position -= size
+                log.seek(position)
+                block = log.read(size)
+                if last:
+                    last = False
+                    if block.endswith(b"\n"):
+                        block = block[:-1]
+                at = len(block)
+                while (at := block.rfind(b"\n", 0, at)) >= 0:
+                    lines -= 1
+                    if lines == 0:
+                        return position + at + 1
     except (FileNotFoundError, IsADirectoryError):
-        return offset
-    sys.stdout.write(data.decode("utf-8", "replace"))
-    sys.stdout.flush()
-    return offset + len(data)
+        return 0
+    return 0
 
 
-def _follow(store: Store, session_id: int, task: str, number: int, path: Path, offset: int) -> None:
+def _follow(
+    store: Store, session_id: int, task: str, number: int, printer: _LogPrinter, offset: int
+) -> None:
     """Print what the attempt writes, like ``tail -f``, until it or its session ends."""
     while True:
         finished = any(
             a.number == number and a.outcome is not None for a in store.attempts(session_id, task)
         )
         record = store.session(session_id)
-        offset = _print_from(path, offset)
+        offset = printer.print_from(offset)
         if finished or record.status.is_final or not record.owner_alive:
-            _print_from(path, offset)
+            printer.print_from(offset)
             return
         time.sleep(0.2)

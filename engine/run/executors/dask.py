@@ -52,6 +52,7 @@ import dask
 from distributed import Client, KilledWorker, LocalCluster
 from formicary.run.executors import ExitStatus, Job, OutputSink, StartSink
 from formicary.run.executors.dask_worker import end_orphans, run_attempt, stop_attempt
+from formicary.run.executors.lines import ByteLines
 from formicary.run.executors.local import _despite_cancel, _LazyLog
 from formicary.run.processes import DEFAULT_GRACE
 
@@ -182,22 +183,20 @@ class _Remote:
     interruptible: bool = True
     end: dict[str, Any] | None = None
     lost: str | None = None
-    partial: bytes = b""
+    lines: ByteLines | None = None
 
     def write(self, data: bytes) -> None:
-        self.log.write(data)
-        lines = (self.partial + data).split(b"\n")
-        self.partial = lines.pop()
-        if lines:
-            self.output([line.decode("utf-8", "replace").rstrip("\r") for line in lines])
+        self.log.write(data)  # every byte, before a long line is cut for subscribers
+        if self.lines is None:
+            self.lines = ByteLines(self.output)
+        self.lines.feed(data)
 
     def note(self, text: str) -> None:
         self.write(f"[formicary] {text}\n".encode())
 
     def flush(self) -> None:
-        if self.partial:
-            self.output([self.partial.decode("utf-8", "replace").rstrip("\r")])
-            self.partial = b""
+        if self.lines is not None:
+            self.lines.end()
 
 
 class DaskExecutor:

@@ -10,6 +10,7 @@ from typing import Any, BinaryIO, TypeVar
 
 from formicary.run.executors import ExitStatus, Job, OutputSink
 from formicary.run.executors.child import Child, start_child
+from formicary.run.executors.lines import ByteLines
 from formicary.run.private_files import open_private_log
 from formicary.run.processes import DEFAULT_GRACE, terminate_group
 
@@ -43,10 +44,10 @@ class LocalExecutor:
     ) -> ExitStatus:
         """Run the attempt to its end; on cancellation end its process group first."""
         log = _LazyLog(job.log_path)
-        lines = _Lines(output)
+        lines = ByteLines(output)
 
         def take(data: bytes) -> None:
-            log.write(data)
+            log.write(data)  # every byte, before a long line is cut for subscribers
             lines.feed(data)
 
         try:
@@ -107,26 +108,6 @@ async def _despite_cancel(work: Coroutine[Any, Any, T] | asyncio.Future[T]) -> T
         except asyncio.CancelledError:
             continue
     return future.result()
-
-
-class _Lines:
-    """Cuts output into complete lines for ``output`` (a line split across reads waits for
-    its end)."""
-
-    def __init__(self, output: OutputSink) -> None:
-        self._output = output
-        self._partial = b""
-
-    def feed(self, chunk: bytes) -> None:
-        lines = (self._partial + chunk).split(b"\n")
-        self._partial = lines.pop()
-        if lines:
-            self._output([line.decode("utf-8", "replace").rstrip("\r") for line in lines])
-
-    def end(self) -> None:
-        if self._partial:
-            self._output([self._partial.decode("utf-8", "replace").rstrip("\r")])
-            self._partial = b""
 
 
 def describe_exit(code: int) -> str:

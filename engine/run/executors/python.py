@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from formicary.run.executors import ExitStatus, Job, OutputSink
+from formicary.run.executors.lines import TextLines
 from formicary.run.private_files import private_dir, private_opener
 
 
@@ -50,7 +51,7 @@ class _AttemptOutput:
         self._output = output
         self._loop = loop
         self._file: io.TextIOWrapper | None = None
-        self._partial = ""
+        self._lines = TextLines()
         self._lock = threading.Lock()
 
     def write(self, text: str) -> None:
@@ -60,10 +61,9 @@ class _AttemptOutput:
                 self._file = open(  # noqa: SIM115
                     self._log_path, "a", encoding="utf-8", opener=private_opener
                 )
-            self._file.write(text)
+            self._file.write(text)  # all of it, before a long line is cut for subscribers
             self._file.flush()
-            lines = (self._partial + text).split("\n")
-            self._partial = lines.pop()
+            lines = self._lines.feed(text)
         if lines:
             self._deliver(lines)
 
@@ -75,12 +75,12 @@ class _AttemptOutput:
 
     def close(self) -> None:
         with self._lock:
-            rest, self._partial = self._partial, ""
+            rest = self._lines.end()
             if self._file is not None:
                 self._file.close()
                 self._file = None
         if rest:
-            self._deliver([rest])
+            self._deliver(rest)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
