@@ -44,8 +44,7 @@ class SessionClient:
 
     Args:
         store: The workspace's store (None when nothing is recorded: then only a session
-            running here is reached). Used from this coroutine's thread, or off it when
-            ``offload`` is set, as the dashboard wants for its UI thread.
+            running here is reached).
         session_id: The session.
         here: The session's handle when this process runs it.
         adopter: How this process takes over a session nobody runs; without one, such a
@@ -54,6 +53,7 @@ class SessionClient:
             (:class:`~formicary.errors.AdoptionNeeded`), so a person can be asked; an ended
             session is still reopened by a retry.
         answer_within: Seconds to wait for another engine to apply a queued call.
+        offload: Read and write the store off the calling thread (a UI thread).
     """
 
     def __init__(
